@@ -1,0 +1,84 @@
+"""Every setting the processes read, from environment variables (names are part of the public contract)."""
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Development secrets: fine on a laptop, refused when PRAKERJA_ENV=production.
+DEV_ADMIN_TOKEN = "dev-admin-token"
+DEV_CODEC_KEYS = "dev-2026:ZGV2LW9ubHktY29kZWMta2V5LWRvLW5vdC11c2UtMzI="
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+
+
+class Env(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class AdapterMode(StrEnum):
+    HTTP = "http"
+    SIMULATED = "simulated"
+
+
+def _env(name: str, *more: str) -> AliasChoices:
+    return AliasChoices(name, *more)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Env = Field(Env.DEVELOPMENT, validation_alias=_env("PRAKERJA_ENV"))
+    profile: str = Field("prakerja-2020", validation_alias=_env("PRAKERJA_PROFILE"))
+    time_scale: float = Field(1.0, gt=0, validation_alias=_env("PRAKERJA_TIME_SCALE"))
+    admin_token: str = Field(DEV_ADMIN_TOKEN, min_length=12, validation_alias=_env("PRAKERJA_ADMIN_TOKEN"))
+    database_url: str = Field(
+        f"sqlite+aiosqlite:///{ROOT / 'var' / 'prakerja.db'}", validation_alias=_env("DATABASE_URL")
+    )
+    temporal_address: str = Field("127.0.0.1:7233", validation_alias=_env("TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field("default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    temporal_tls: bool = Field(False, validation_alias=_env("TEMPORAL_TLS"))
+    temporal_tls_cert: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_CERT"))
+    temporal_tls_key: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_KEY"))
+    temporal_api_key: str | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
+    task_queue: str = Field("prakerja-journeys", validation_alias=_env("PRAKERJA_TASK_QUEUE"))
+    adapters: AdapterMode = Field(AdapterMode.HTTP, validation_alias=_env("PRAKERJA_ADAPTERS"))
+    # One base URL serves every partner system in development (the simulators); production sets each.
+    partner_base_url: str = Field("http://127.0.0.1:8100", validation_alias=_env("PRAKERJA_PARTNER_BASE_URL"))
+    civil_registry_url: str | None = Field(None, validation_alias=_env("PRAKERJA_CIVIL_REGISTRY_URL"))
+    biometrics_url: str | None = Field(None, validation_alias=_env("PRAKERJA_BIOMETRICS_URL"))
+    social_affairs_url: str | None = Field(None, validation_alias=_env("PRAKERJA_SOCIAL_AFFAIRS_URL"))
+    marketplace_url: str | None = Field(None, validation_alias=_env("PRAKERJA_MARKETPLACE_URL"))
+    payment_url: str | None = Field(None, validation_alias=_env("PRAKERJA_PAYMENT_URL"))
+    partner_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("PRAKERJA_PARTNER_TIMEOUT_S"))
+    # "kid:base64key,kid:base64key"; the first key encrypts, all of them decrypt (rotation).
+    codec_keys: str = Field(DEV_CODEC_KEYS, validation_alias=_env("PRAKERJA_CODEC_KEYS"))
+    # Keys the NIK hash and encrypts partner sign keys at rest.
+    secret_key: str = Field(DEV_SECRET_KEY, min_length=32, validation_alias=_env("PRAKERJA_SECRET_KEY"))
+    face_match_threshold: float = Field(0.8, ge=0, le=1, validation_alias=_env("PRAKERJA_FACE_MATCH_THRESHOLD"))
+    ui_origin: str = Field("http://127.0.0.1:8233", validation_alias=_env("PRAKERJA_UI_ORIGIN"))
+    api_public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PRAKERJA_API_URL"))
+    signature_window_s: int = Field(300, validation_alias=_env("PRAKERJA_SIGNATURE_WINDOW_S"))
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> "Settings":
+        if self.env is Env.PRODUCTION:
+            weak = [
+                name
+                for name, value, dev in (
+                    ("PRAKERJA_ADMIN_TOKEN", self.admin_token, DEV_ADMIN_TOKEN),
+                    ("PRAKERJA_CODEC_KEYS", self.codec_keys, DEV_CODEC_KEYS),
+                    ("PRAKERJA_SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
+                )
+                if value == dev or dev in value
+            ]
+            if weak:
+                raise ValueError(f"refusing to start in production with development secrets: {', '.join(weak)}")
+        return self
+
+    def url_for(self, system: str) -> str:
+        """Base URL of one partner system (falls back to the shared simulator URL)."""
+        return (getattr(self, f"{system}_url") or self.partner_base_url).rstrip("/")

@@ -1,0 +1,207 @@
+"""SQLAlchemy 2 models: the payment ledger (financial source of truth), projections and the audit log."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    client_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    # Sealed (AES-GCM under PRAKERJA_SECRET_KEY): HMAC verification needs the key itself, never logged.
+    sign_key_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffToken(Base):
+    __tablename__ = "staff_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    provider_client_code: Mapped[str] = mapped_column(ForeignKey("partners.client_code"))
+    price: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Wave(Base):
+    __tablename__ = "waves"
+    wave_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    quota: Mapped[int] = mapped_column(Integer)
+    province_quotas: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    profile: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    pool_size: Mapped[int] = mapped_column(Integer, default=0)
+    selected: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    drawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WaveEntry(Base):
+    """One applicant in one wave's draw: the recorded pool, so the draw can be re-derived from its seed."""
+
+    __tablename__ = "wave_entries"
+    wave_id: Mapped[str] = mapped_column(ForeignKey("waves.wave_id"), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    province: Mapped[str] = mapped_column(String(64))
+    selected: Mapped[bool] = mapped_column(default=False)
+    notified: Mapped[bool] = mapped_column(default=False)
+
+
+class Beneficiary(Base):
+    """Projection of a journey for lookups and listings; the workflow is the source of truth for its state."""
+
+    __tablename__ = "beneficiaries"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nik_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kk_hash: Mapped[str] = mapped_column(String(64), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    province: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(32))
+    in_pool: Mapped[bool] = mapped_column(default=False, index=True)
+    wave_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prakerja_number: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
+    balance: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    payment_partner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payment_account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PendingSelfie(Base):
+    """The selfie waits here only until the biometric partner has answered, then it is deleted."""
+
+    __tablename__ = "pending_selfies"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    selfie_b64: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NikBlacklist(Base):
+    __tablename__ = "nik_blacklist"
+    nik_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KkSlot(Base):
+    """Race-safe cap per family card: a journey holds one of `max_per_kk` numbered slots."""
+
+    __tablename__ = "kk_slots"
+    kk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class BalanceEntry(Base):
+    """Training-balance ledger: award credits, purchases debit, refunds and treasury returns."""
+
+    __tablename__ = "balance_entries"
+    __table_args__ = (UniqueConstraint("registration_id", "kind", "reference"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registration_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    purchase_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), index=True)
+    marketplace_client_code: Mapped[str] = mapped_column(String(64))
+    provider_client_code: Mapped[str] = mapped_column(String(64))
+    course_id: Mapped[str] = mapped_column(String(64))
+    price: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    certificate_number: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    review_rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    review_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Payment(Base):
+    """The payment ledger: one row per (beneficiary, kind, number), created before any partner call."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "kind", "number"),
+        Index("ix_payments_status_id", "status", "payment_id"),
+    )
+    payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    number: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    partner_client_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    account_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PaymentAttempt(Base):
+    __tablename__ = "payment_attempts"
+    attempt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.payment_id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    partner_client_code: Mapped[str] = mapped_column(String(64))
+    account_number: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    partner_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Clawback(Base):
+    __tablename__ = "clawbacks"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    payment_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    """Append-only: partner calls and staff writes. Holds ids and outcomes, never personal data."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(200))
+    status_code: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
