@@ -19,7 +19,12 @@ class JourneyStatus(StrEnum):
 
 
 POOL_STATUSES = (JourneyStatus.WAITING_FOR_WAVE, JourneyStatus.NOT_SELECTED)
-FINAL_STATUSES = (JourneyStatus.REJECTED, JourneyStatus.INELIGIBLE, JourneyStatus.COMPLETED, JourneyStatus.REVOKED)
+FINAL_STATUSES = (
+    JourneyStatus.REJECTED,
+    JourneyStatus.INELIGIBLE,
+    JourneyStatus.COMPLETED,
+    JourneyStatus.REVOKED,
+)
 
 
 class Reason(StrEnum):

@@ -57,7 +57,9 @@ def signature_matches(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected, given.lower())
 
 
-def signed_headers(sign_key: str, client_code: str, timestamp: int, method: str, path: str, body: bytes) -> dict[str, str]:
+def signed_headers(
+    sign_key: str, client_code: str, timestamp: int, method: str, path: str, body: bytes
+) -> dict[str, str]:
     """Headers a partner sends; used by the simulators' callbacks and by tests."""
     ts = str(timestamp)
     return {

@@ -49,4 +49,7 @@ async def connect(settings: Settings) -> Client:
 def search_attribute_flags() -> list[str]:
     """`--search-attribute` values for `temporal server start-dev`."""
     kinds = {"KEYWORD": "Keyword", "BOOL": "Bool"}
-    return [f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}" for key in SEARCH_ATTRIBUTES]
+    return [
+        f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"
+        for key in SEARCH_ATTRIBUTES
+    ]

@@ -46,7 +46,9 @@ async def _reset_postgres(url: str) -> AsyncEngine:
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)
-async def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
+async def migrated_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AsyncEngine]:
     """One migrated database per backend for the whole session (migrations themselves are under test)."""
     if request.param == "postgres":
         assert POSTGRES_URL
@@ -76,7 +78,9 @@ async def _register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTES},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTES
+            },
         )
     )
 

@@ -1,0 +1,139 @@
+"""The wave draw's side effects: record the selection, then tell each journey its result in batches."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.contracts import (
+    DrawResultSignal,
+    DrawSummary,
+    NotifyBatchInput,
+    NotifyBatchResult,
+    SelectWinnersInput,
+    journey_id,
+)
+from core.domain import JourneyStatus, WaveStatus
+from core.selection import draw
+from core.terms import ProgrammeTerms
+from db.models import Beneficiary, Wave, WaveEntry
+
+SIGNAL_CONCURRENCY = 50
+
+
+class DrawActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], terms_for: Callable[[str], ProgrammeTerms]) -> None:
+        self.sessions = sessions
+        self.terms_for = terms_for
+
+    @activity.defn
+    async def select_winners(self, input: SelectWinnersInput) -> DrawSummary:
+        """Snapshot the pool into wave_entries and select within the quotas; a retry returns the recorded draw."""
+        async with self.sessions.begin() as session:
+            wave = await session.get(Wave, input.wave_id, with_for_update=True)
+            if wave is None:
+                raise ValueError(f"unknown wave {input.wave_id}")
+            recorded = await session.scalar(select(func.count()).where(WaveEntry.wave_id == input.wave_id))
+            if recorded:
+                return DrawSummary(wave_id=wave.wave_id, pool_size=wave.pool_size, selected=wave.selected)
+            pool = (
+                await session.execute(
+                    select(Beneficiary.registration_id, Beneficiary.province).where(Beneficiary.in_pool.is_(True))
+                )
+            ).all()
+            winners = draw(input.seed, [(r, p) for r, p in pool], wave.quota, wave.province_quotas)
+            await self._record(session, wave, pool, winners)
+            return DrawSummary(wave_id=wave.wave_id, pool_size=len(pool), selected=len(winners))
+
+    async def _record(self, session: AsyncSession, wave: Wave, pool: list, winners: set[str]) -> None:
+        rows = [
+            {
+                "wave_id": wave.wave_id,
+                "registration_id": r,
+                "province": p,
+                "selected": r in winners,
+                "notified": False,
+            }
+            for r, p in pool
+        ]
+        for start in range(0, len(rows), 1000):
+            await session.execute(insert(WaveEntry), rows[start : start + 1000])
+        in_wave = select(WaveEntry.registration_id).where(WaveEntry.wave_id == wave.wave_id)
+        # Winners leave the pool (their journeys award themselves); the rest stay for the next wave.
+        await session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.registration_id.in_(in_wave.where(WaveEntry.selected.is_(True))))
+            .values(in_pool=False, wave_id=wave.wave_id)
+        )
+        await session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.registration_id.in_(in_wave.where(WaveEntry.selected.is_(False))))
+            .values(status=JourneyStatus.NOT_SELECTED, wave_id=wave.wave_id)
+        )
+        wave.pool_size, wave.selected = len(rows), len(winners)
+
+    @activity.defn
+    async def notify_batch(self, input: NotifyBatchInput) -> NotifyBatchResult:
+        """Signal one batch of journeys (ordered by registration id); the last batch marks the wave DRAWN."""
+        async with self.sessions() as session:
+            wave = await session.get(Wave, input.wave_id)
+            assert wave is not None
+            cursor = WaveEntry.registration_id > input.after if input.after else True
+            entries = (
+                await session.execute(
+                    select(WaveEntry.registration_id, WaveEntry.selected)
+                    .where(and_(WaveEntry.wave_id == input.wave_id, cursor))
+                    .order_by(WaveEntry.registration_id)
+                    .limit(input.batch_size)
+                )
+            ).all()
+        terms = self.terms_for(wave.profile)
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+        outcomes = await asyncio.gather(*(self._signal(gate, input.wave_id, r, s, terms) for r, s in entries))
+        async with self.sessions.begin() as session:
+            if entries:
+                await session.execute(
+                    update(WaveEntry)
+                    .where(
+                        WaveEntry.wave_id == input.wave_id,
+                        WaveEntry.registration_id.in_([r for r, _ in entries]),
+                    )
+                    .values(notified=True)
+                )
+            done = len(entries) < input.batch_size
+            if done:
+                await session.execute(
+                    update(Wave)
+                    .where(Wave.wave_id == input.wave_id)
+                    .values(status=WaveStatus.DRAWN, drawn_at=datetime.now(UTC))
+                )
+        activity.heartbeat(len(entries))
+        return NotifyBatchResult(
+            notified=sum(outcomes),
+            missing=len(entries) - sum(outcomes),
+            next_cursor=None if done else entries[-1][0],
+        )
+
+    async def _signal(
+        self,
+        gate: asyncio.Semaphore,
+        wave_id: str,
+        registration_id: str,
+        selected: bool,
+        terms: ProgrammeTerms,
+    ) -> bool:
+        signal = DrawResultSignal(wave_id=wave_id, selected=selected, terms=terms if selected else None)
+        async with gate:
+            try:
+                handle = activity.client().get_workflow_handle(journey_id(registration_id))
+                await handle.signal("draw_result", signal)
+                return True
+            except RPCError as err:
+                # A journey that no longer runs (e.g. revoked meanwhile) has nothing to learn from the draw.
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise

@@ -1,0 +1,110 @@
+"""Programme money and status moves that are not payments: award the card, revoke it."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from adapters.marketplace import Marketplace
+from core.cards import new_card_number
+from core.contracts import AwardInput, AwardResult, RevokeInput, RevokeResult
+from core.domain import BalanceEntryKind, JourneyStatus, PartnerKind, PaymentStatus
+from db import projection
+from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment
+
+
+class ProgrammeActivities:
+    def __init__(self, marketplace: Marketplace, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.marketplace = marketplace
+        self.sessions = sessions
+
+    @activity.defn
+    async def award(self, input: AwardInput) -> AwardResult:
+        """Issue a unique card number and credit the training balance (both once, whatever the retries)."""
+        for _ in range(5):
+            try:
+                return await self._award_once(input)
+            except IntegrityError:
+                continue  # a card number collision: draw another
+        raise ApplicationError("could not issue a unique card number", type="CardNumberExhausted")
+
+    async def _award_once(self, input: AwardInput) -> AwardResult:
+        async with self.sessions.begin() as session:
+            beneficiary = await projection.get(session, input.registration_id)
+            if beneficiary is None:
+                raise ApplicationError("no such registration", type="InvalidInput", non_retryable=True)
+            if beneficiary.prakerja_number is None:
+                beneficiary.prakerja_number = new_card_number()
+                session.add(
+                    BalanceEntry(
+                        registration_id=input.registration_id,
+                        kind=BalanceEntryKind.AWARD,
+                        amount=input.terms.training_balance,
+                        reference=input.wave_id,
+                    )
+                )
+                beneficiary.status = JourneyStatus.AWARDED
+                beneficiary.balance = input.terms.training_balance
+                beneficiary.wave_id = input.wave_id
+                beneficiary.in_pool = False
+                beneficiary.profile = input.terms.profile
+                await projection.remember(session, beneficiary, "terms", input.terms.model_dump(mode="json"))
+            await session.flush()
+            return AwardResult(prakerja_number=beneficiary.prakerja_number, balance=beneficiary.balance or 0)
+
+    @activity.defn
+    async def revoke(self, input: RevokeInput) -> RevokeResult:
+        """Blacklist the NIK, return unused balance, stop unpaid payments, record a clawback, tell marketplaces."""
+        async with self.sessions.begin() as session:
+            if await session.get(NikBlacklist, input.nik_hash) is None:
+                session.add(
+                    NikBlacklist(
+                        nik_hash=input.nik_hash,
+                        registration_id=input.registration_id,
+                        reason=input.reasons[0],
+                    )
+                )
+            returned = await self._return_balance(session, input.registration_id)
+            clawback = await self._clawback(session, input)
+            await projection.set_status(
+                session, input.registration_id, JourneyStatus.REVOKED, input.reasons, balance=0, in_pool=False
+            )
+            marketplaces = list(
+                await session.scalars(select(Partner.client_code).where(Partner.kind == PartnerKind.MARKETPLACE))
+            )
+        if input.prakerja_number:
+            for client_code in marketplaces:
+                await self.marketplace.card_blocked(client_code, input.prakerja_number, input.reasons[0])
+        return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback)
+
+    async def _return_balance(self, session: AsyncSession, registration_id: str) -> int:
+        remaining = await projection.balance_of(session, registration_id)
+        if remaining > 0:
+            session.add(
+                BalanceEntry(
+                    registration_id=registration_id,
+                    kind=BalanceEntryKind.TREASURY_RETURN,
+                    amount=-remaining,
+                    reference="revocation",
+                )
+            )
+        return remaining
+
+    async def _clawback(self, session: AsyncSession, input: RevokeInput) -> int:
+        payments = list(await session.scalars(select(Payment).where(Payment.registration_id == input.registration_id)))
+        paid = [p for p in payments if p.status == PaymentStatus.PAID]
+        for p in payments:
+            if p.status in (PaymentStatus.SCHEDULED, PaymentStatus.ON_HOLD, PaymentStatus.FAILED):
+                p.status = PaymentStatus.CANCELLED
+        amount = sum(p.amount for p in paid)
+        if paid and await session.get(Clawback, input.registration_id) is None:
+            session.add(
+                Clawback(
+                    registration_id=input.registration_id,
+                    amount=amount,
+                    payment_ids=[p.payment_id for p in paid],
+                    reason=input.reasons[0],
+                )
+            )
+        return amount

@@ -1,0 +1,57 @@
+"""FastAPI application factory: middleware, error handlers, routers and the lifespan that owns resources."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from api.audit import AuditMiddleware
+from api.context import open_context
+from api.cors import CodecCORSMiddleware
+from api.errors import CatchAllMiddleware, install_error_handlers
+from api.metrics import Metrics, MetricsMiddleware
+from api.routes import admin, codec, console, operator, ops, partner_me, public
+from core.settings import Settings
+
+ROUTERS = (ops.router, admin.router, public.router, operator.router, partner_me.router, codec.router, console.router)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; invalid ones stop the process without echoing their values."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        raise SystemExit(f"invalid settings: {problems}") from None
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+    """Build the API. `temporal_client` is for tests; otherwise the lifespan connects one from settings."""
+    settings = settings or load_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_context(settings, metrics, temporal_client) as ctx:
+            app.state.ctx = ctx
+            yield
+
+    app = FastAPI(
+        title="Prakerja platform API",
+        version="0.1.0",
+        summary="Registration, selection, training purchases and incentive payments.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    # Added inside-out: metrics see every response, CORS answers preflights before auth or audit.
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(CodecCORSMiddleware, ui_origin=settings.ui_origin)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,94 @@
+"""The API process's shared resources, built once by the lifespan and reached through `api.deps`."""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import ProblemError
+from api.metrics import Metrics
+from core.codec import EncryptionCodec, parse_keys
+from core.settings import Settings
+from core.temporal import connect
+from db.session import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+TEMPORAL_CONNECT_TIMEOUT_S = 5.0
+# While Temporal is down, requests needing it fail fast instead of each paying for a connection attempt.
+TEMPORAL_RETRY_INTERVAL_S = 2.0
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    codec: EncryptionCodec
+    metrics: Metrics
+    temporal: Client | None = None
+    _last_connect: float = field(default=float("-inf"), repr=False)
+    _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def connect_temporal(self) -> Client | None:
+        """The Temporal client, connecting now if start-up could not (None while Temporal is unreachable)."""
+        if self.temporal is not None:
+            return self.temporal
+        async with self._connect_lock:
+            if self.temporal is None and time.monotonic() - self._last_connect > TEMPORAL_RETRY_INTERVAL_S:
+                self._last_connect = time.monotonic()
+                self.temporal = await try_connect(self.settings)
+        return self.temporal
+
+
+async def try_connect(settings: Settings) -> Client | None:
+    try:
+        return await asyncio.wait_for(connect(settings), TEMPORAL_CONNECT_TIMEOUT_S)
+    except Exception as exc:  # any failure means "not ready", never a crash of the API
+        log.warning("Temporal at %s unreachable (%s)", settings.temporal_address, type(exc).__name__)
+        return None
+
+
+@asynccontextmanager
+async def open_context(settings: Settings, metrics: Metrics, temporal: Client | None) -> AsyncIterator[AppContext]:
+    """Build the process's resources (the API's composition root) and release them on the way out."""
+    codec = EncryptionCodec(parse_keys(settings.codec_keys))  # bad keys stop start-up here
+    engine = make_engine(settings.database_url)
+    http = httpx.AsyncClient(timeout=settings.partner_timeout_s)
+    ctx = AppContext(settings, engine, make_sessionmaker(engine), http, codec, metrics, temporal)
+    try:
+        await ctx.connect_temporal()  # a failure leaves it None: /healthz serves, /readyz says why
+        yield ctx
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def get_settings(request: Request) -> Settings:
+    return get_ctx(request).settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; routes commit their own writes, anything uncommitted rolls back."""
+    async with get_ctx(request).sessions() as session:
+        yield session
+
+
+async def get_temporal(request: Request) -> Client:
+    client = await get_ctx(request).connect_temporal()
+    if client is None:
+        raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The workflow service is unavailable; retry later.")
+    return client

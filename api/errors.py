@@ -1,0 +1,186 @@
+"""RFC 9457 problem JSON for every error the API returns, and the handlers that produce it."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+class Problem(BaseModel):
+    """Problem details (RFC 9457); `code` is the stable machine-readable reason."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError]
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with a problem body (`extra` adds members, never PII)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        title: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}")
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or HTTPStatus(status).phrase
+        self.headers, self.extra = headers, extra or {}
+
+
+def problem_response(error: ProblemError, request: Request | None = None) -> JSONResponse:
+    if request is not None:
+        request.state.problem_code = error.code  # the audit trail records why a call was refused
+    body = {
+        "type": f"urn:prakerja:problem:{error.code.lower()}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+        **error.extra,
+    }
+    return JSONResponse(body, status_code=error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting problem bodies in OpenAPI."""
+    return {
+        status: {
+            "model": ValidationProblem if status == 422 else Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+            "description": HTTPStatus(status).phrase,
+        }
+        for status in statuses
+    }
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc, request)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    # Only where and what: the input itself may be a NIK, a name or a selfie.
+    fields = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+    if any(e.get("type") == "json_invalid" for e in errors):
+        error = ProblemError(422, "INVALID_JSON", "The request body is not valid JSON.", extra={"errors": fields})
+    else:
+        error = ProblemError(422, "VALIDATION_ERROR", "The request is invalid.", extra={"errors": fields})
+    return problem_response(error, request)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(ProblemError(exc.status_code, code, detail, headers=headers), request)
+
+
+def internal_error() -> JSONResponse:
+    return problem_response(ProblemError(500, "INTERNAL_ERROR", "An unexpected error occurred."))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return internal_error()
+
+
+class CatchAllMiddleware:
+    """Turns any escaped exception into a 500 problem and logs its type only.
+
+    Starlette's own last-resort handler re-raises so the server logs the traceback; exception messages
+    (database errors quote their parameters) can carry personal data, so the error stops here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path"))
+            if not started:
+                await internal_error()(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+    _document_validation_problems(app)
+
+
+def _document_validation_problems(app: FastAPI) -> None:
+    """Show FastAPI's automatic 422 responses as the problem body the handlers actually send."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()  # cached by FastAPI; edited in place
+        ref = {"$ref": "#/components/schemas/ValidationProblem"}
+        for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+            response = operation.get("responses", {}).get("422", {})
+            if "HTTPValidationError" in str(response.get("content")):
+                response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        extra = ValidationProblem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components.setdefault("ValidationProblem", extra)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

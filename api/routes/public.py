@@ -1,0 +1,101 @@
+"""Beneficiary endpoints: registration (no auth) and the beneficiary's own journey view."""
+
+import secrets
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+
+from api.deps import BeneficiaryDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import ProblemError
+from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
+from api.views import journey_view
+from core.contracts import Applicant, StartJourneyInput, journey_id
+from core.domain import JourneyStatus
+from core.security import kk_hash, new_token, nik_hash, token_hash
+from core.settings import Settings
+from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS
+from core.terms import terms_for
+from db import registrations
+from db.models import Beneficiary
+
+router = APIRouter(prefix="/v1", tags=["beneficiary"])
+
+
+def new_registration_id() -> str:
+    return "REG-" + secrets.token_hex(8).upper()
+
+
+@router.post("/registrations", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationResponse)
+async def register(body: RegistrationRequest, session: SessionDep, settings: SettingsDep, client: TemporalDep):
+    """Register an applicant and start their journey. One NIK, one journey, ever: a repeat is 409."""
+    registration_id, token = new_registration_id(), new_token("bnf")
+    hashed_nik = nik_hash(settings.secret_key, body.nik)
+    registrations.add(
+        session,
+        registration_id=registration_id,
+        nik_hash=hashed_nik,
+        kk_hash=kk_hash(settings.secret_key, body.kk_number),
+        token_hash=token_hash(token),
+        province=body.province,
+        profile=settings.profile,
+        selfie_b64=body.selfie_b64,
+    )
+    try:
+        await session.commit()  # the unique NIK hash makes concurrent duplicates lose here, race-free
+    except IntegrityError:
+        await session.rollback()
+        raise ProblemError(409, "NIK_ALREADY_REGISTERED", "This NIK already has a journey.") from None
+    try:
+        await _start_journey(client, settings, registration_id, body, hashed_nik)
+    except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered
+        await registrations.withdraw(session, registration_id)
+        raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err
+    return RegistrationResponse(
+        registration_id=registration_id, status=JourneyStatus.REGISTERED, beneficiary_token=token
+    )
+
+
+async def _start_journey(
+    client: Client, settings: Settings, registration_id: str, body: RegistrationRequest, hashed_nik: str
+) -> None:
+    applicant = Applicant(
+        nik=body.nik,
+        kk_number=body.kk_number,
+        full_name=body.full_name,
+        date_of_birth=body.date_of_birth,
+        province=body.province,
+        occupation=body.occupation,
+        is_student=body.is_student,
+    )
+    await client.start_workflow(
+        "BeneficiaryJourney",
+        StartJourneyInput(
+            registration_id=registration_id,
+            applicant=applicant,
+            nik_hash=hashed_nik,
+            kk_hash=kk_hash(settings.secret_key, body.kk_number),
+            terms=terms_for(settings.profile, settings.time_scale),
+        ),
+        id=journey_id(registration_id),
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SA_STATUS.value_set(JourneyStatus.REGISTERED.value),
+                SA_PROVINCE.value_set(body.province),
+                SA_PROFILE.value_set(settings.profile),
+            ]
+        ),
+        static_summary=f"Beneficiary journey {registration_id}",
+    )
+
+
+@router.get("/me", response_model=JourneyView)
+async def me(beneficiary: BeneficiaryDep, session: SessionDep) -> JourneyView:
+    """The signed-in beneficiary's journey: status, reasons, card, balance, purchases, payments, surveys."""
+    fresh = await session.scalar(select(Beneficiary).where(Beneficiary.registration_id == beneficiary.registration_id))
+    assert fresh is not None
+    return await journey_view(session, fresh)

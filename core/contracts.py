@@ -1,0 +1,133 @@
+"""Workflow, signal and activity messages. Imported by workflows, so: pydantic, stdlib and core only."""
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from core.domain import JourneyStatus
+from core.terms import ProgrammeTerms
+
+
+def journey_id(registration_id: str) -> str:
+    """Workflow id of a journey: the registration id, never the NIK."""
+    return f"journey-{registration_id}"
+
+
+def draw_id(wave_id: str) -> str:
+    return f"wave-draw-{wave_id}"
+
+
+class Applicant(BaseModel):
+    """Personal data: travels only inside encrypted payloads."""
+
+    nik: str
+    kk_number: str
+    full_name: str
+    date_of_birth: date
+    province: str
+    occupation: str
+    is_student: bool
+
+
+class StartJourneyInput(BaseModel):
+    registration_id: str
+    applicant: Applicant
+    nik_hash: str
+    kk_hash: str
+    # Eligibility uses the terms in force at registration; the award pins the wave's terms.
+    terms: ProgrammeTerms
+
+
+class JourneyResult(BaseModel):
+    registration_id: str
+    status: JourneyStatus
+    reasons: list[str] = Field(default_factory=list)
+
+
+class VerifyIdentityInput(BaseModel):
+    registration_id: str
+    applicant: Applicant
+
+
+class IdentityResult(BaseModel):
+    reasons: list[str] = Field(default_factory=list)
+    registered_occupation: str | None = None
+
+
+class CheckEligibilityInput(BaseModel):
+    registration_id: str
+    applicant: Applicant
+    nik_hash: str
+    kk_hash: str
+    registered_occupation: str | None = None
+    terms: ProgrammeTerms
+
+
+class EligibilityResult(BaseModel):
+    reasons: list[str] = Field(default_factory=list)
+    wave_id: str | None = None
+
+
+class DrawResultSignal(BaseModel):
+    wave_id: str
+    selected: bool
+    terms: ProgrammeTerms | None = None
+
+
+class AwardInput(BaseModel):
+    registration_id: str
+    wave_id: str
+    terms: ProgrammeTerms
+
+
+class AwardResult(BaseModel):
+    prakerja_number: str
+    balance: int
+
+
+class RevokeSignal(BaseModel):
+    reason: str
+    requested_by: str
+
+
+class RevokeInput(BaseModel):
+    registration_id: str
+    nik_hash: str
+    reasons: list[str]
+    prakerja_number: str | None = None
+
+
+class RevokeResult(BaseModel):
+    returned_to_treasury: int = 0
+    clawback_amount: int = 0
+
+
+class WaveDrawInput(BaseModel):
+    wave_id: str
+    seed: str
+    # Continue-as-new carries the notification cursor (last registration id notified).
+    cursor: str | None = None
+    notified: int = 0
+
+
+class SelectWinnersInput(BaseModel):
+    wave_id: str
+    seed: str
+
+
+class DrawSummary(BaseModel):
+    wave_id: str
+    pool_size: int
+    selected: int
+
+
+class NotifyBatchInput(BaseModel):
+    wave_id: str
+    after: str | None = None
+    batch_size: int = 500
+
+
+class NotifyBatchResult(BaseModel):
+    notified: int
+    missing: int
+    next_cursor: str | None

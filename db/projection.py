@@ -1,0 +1,36 @@
+"""Writes to the beneficiary projection, made by the activity that caused the change."""
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain import JourneyStatus
+from db.models import BalanceEntry, Beneficiary
+
+
+async def set_status(
+    session: AsyncSession,
+    registration_id: str,
+    status: JourneyStatus,
+    reasons: list[str] | None = None,
+    **fields: Any,
+) -> None:
+    values: dict[str, Any] = {"status": status.value, **fields}
+    if reasons is not None:
+        values["reasons"] = list(reasons)
+    await session.execute(update(Beneficiary).where(Beneficiary.registration_id == registration_id).values(**values))
+
+
+async def get(session: AsyncSession, registration_id: str) -> Beneficiary | None:
+    return await session.get(Beneficiary, registration_id)
+
+
+async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, value: Any) -> None:
+    """Record an activity's outcome on the row so a retried activity returns it instead of redoing it."""
+    beneficiary.detail = {**(beneficiary.detail or {}), key: value}
+
+
+async def balance_of(session: AsyncSession, registration_id: str) -> int:
+    rows = await session.scalars(select(BalanceEntry.amount).where(BalanceEntry.registration_id == registration_id))
+    return sum(rows)

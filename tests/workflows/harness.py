@@ -1,0 +1,134 @@
+"""A journey under test: simulated partners (a SimWorld), a real database, a worker on the test server."""
+
+import base64
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+
+from core.contracts import Applicant, JourneyResult, StartJourneyInput, WaveDrawInput, draw_id, journey_id
+from core.domain import WaveStatus
+from core.security import kk_hash, nik_hash, token_hash
+from core.settings import Settings
+from core.terms import terms_for
+from db import registrations
+from db.models import Wave
+from simulators.world import SimWorld
+
+
+def adult_birthday(years: int = 30) -> date:
+    today = datetime.now(UTC).date()
+    return today.replace(year=today.year - years, day=min(today.day, 28))
+
+
+def new_nik() -> str:
+    return "32" + str(secrets.randbelow(10**14)).zfill(14)
+
+
+def selfie() -> str:
+    return base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@dataclass
+class Person:
+    nik: str = field(default_factory=new_nik)
+    kk_number: str = field(default_factory=new_nik)
+    full_name: str = "Siti Rahayu"
+    date_of_birth: date = field(default_factory=adult_birthday)
+    province: str = "Jawa Barat"
+    occupation: str = "UNEMPLOYED"
+    is_student: bool = False
+    selfie_b64: str = field(default_factory=selfie)
+
+    def applicant(self) -> Applicant:
+        return Applicant(**{k: getattr(self, k) for k in Applicant.model_fields})
+
+
+@dataclass
+class Harness:
+    client: Client
+    settings: Settings
+    world: SimWorld
+    sessions: async_sessionmaker[AsyncSession]
+    started: list[WorkflowHandle] = field(default_factory=list)
+
+    async def stop_all(self) -> None:
+        """Terminate what this test left running: on the time-skipping server, a workflow with no worker
+        left would stop time from skipping for every later test."""
+        for handle in self.started:
+            try:
+                await handle.terminate("test finished")
+            except Exception:  # already closed
+                pass
+
+    def citizen(self, **overrides: object) -> Person:
+        """A person the civil registry knows (use `registered=False`-style overrides via Person fields)."""
+        person = Person(**overrides)  # type: ignore[arg-type]
+        self.world.add_citizen(person.nik, person.kk_number, person.full_name, person.date_of_birth)
+        return person
+
+    async def register(self, person: Person, profile: str = "prakerja-2020") -> WorkflowHandle:
+        registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
+        key = self.settings.secret_key
+        async with self.sessions.begin() as session:
+            registrations.add(
+                session,
+                registration_id=registration_id,
+                nik_hash=nik_hash(key, person.nik),
+                kk_hash=kk_hash(key, person.kk_number),
+                token_hash=token_hash(registration_id),
+                province=person.province,
+                profile=profile,
+                selfie_b64=person.selfie_b64,
+            )
+        handle = await self.client.start_workflow(
+            "BeneficiaryJourney",
+            StartJourneyInput(
+                registration_id=registration_id,
+                applicant=person.applicant(),
+                nik_hash=nik_hash(key, person.nik),
+                kk_hash=kk_hash(key, person.kk_number),
+                terms=terms_for(profile, self.settings.time_scale),
+            ),
+            id=journey_id(registration_id),
+            task_queue=self.settings.task_queue,
+            result_type=JourneyResult,
+        )
+        self.started.append(handle)
+        return handle
+
+    async def open_wave(
+        self, quota: int, province_quotas: dict[str, int] | None = None, profile: str = "prakerja-2020"
+    ) -> str:
+        wave_id = "WAVE-" + uuid.uuid4().hex[:8].upper()
+        async with self.sessions.begin() as session:
+            session.add(
+                Wave(
+                    wave_id=wave_id,
+                    name=wave_id,
+                    status=WaveStatus.OPEN,
+                    quota=quota,
+                    province_quotas=province_quotas,
+                    profile=profile,
+                    pool_size=0,
+                    selected=0,
+                )
+            )
+        return wave_id
+
+    async def draw(self, wave_id: str, seed: str = "seed") -> object:
+        async with self.sessions.begin() as session:
+            wave = await session.get(Wave, wave_id)
+            assert wave is not None
+            wave.status, wave.seed = WaveStatus.DRAWING, seed
+        return await self.client.execute_workflow(
+            "WaveDraw",
+            WaveDrawInput(wave_id=wave_id, seed=seed),
+            id=draw_id(wave_id),
+            task_queue=self.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )

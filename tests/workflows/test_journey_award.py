@@ -1,0 +1,139 @@
+"""Journey part 1 from the pool: wave draw, award with pinned terms, purchase deadline, revocation."""
+
+from sqlalchemy import select
+
+from core.cards import is_card_number
+from core.domain import JourneyStatus
+from core.temporal import SA_PROFILE, SA_STATUS, SA_WAVE
+from db.models import BalanceEntry, Beneficiary, NikBlacklist, Wave, WaveEntry
+from tests.workflows.conftest import wait_status
+
+
+async def pooled(harness, n, **person):
+    handles = [await harness.register(harness.citizen(**person)) for _ in range(n)]
+    for h in handles:
+        await wait_status(h, "WAITING_FOR_WAVE")
+    return handles
+
+
+async def settle(handles):
+    """Wait for every journey to apply the draw (an activity left in flight at teardown would pin the
+    time-skipping server's clock for later tests)."""
+    return [(await wait_status(h, "AWARDED", "NOT_SELECTED")).status for h in handles]
+
+
+async def row(harness, handle) -> Beneficiary:
+    async with harness.sessions() as s:
+        return await s.get(Beneficiary, handle.id.removeprefix("journey-"))
+
+
+async def test_selected_applicant_is_awarded_with_card_and_balance(harness):
+    [handle] = await pooled(harness, 1)
+    wave_id = await harness.open_wave(quota=10)
+    await harness.draw(wave_id)
+    await wait_status(handle, "AWARDED")
+    b = await row(harness, handle)
+    assert b.status == "AWARDED" and b.wave_id == wave_id and b.balance == 1_000_000
+    assert is_card_number(b.prakerja_number)
+    async with harness.sessions() as s:
+        entries = (await s.scalars(select(BalanceEntry).where(BalanceEntry.registration_id == b.registration_id))).all()
+        wave = await s.get(Wave, wave_id)
+    assert [(e.kind, e.amount) for e in entries] == [("AWARD", 1_000_000)]
+    assert (wave.status, wave.pool_size, wave.selected) == ("DRAWN", 1, 1)
+    attrs = (await handle.describe()).typed_search_attributes
+    assert (attrs.get(SA_STATUS), attrs.get(SA_WAVE), attrs.get(SA_PROFILE)) == (
+        "AWARDED",
+        wave_id,
+        "prakerja-2020",
+    )
+
+
+async def test_not_selected_stays_in_pool_and_wins_a_later_wave(harness):
+    handles = await pooled(harness, 3)
+    first = await harness.open_wave(quota=1)
+    await harness.draw(first, seed="first")
+    assert sorted(await settle(handles)) == ["AWARDED", "NOT_SELECTED", "NOT_SELECTED"]
+    second = await harness.open_wave(quota=5)
+    await harness.draw(second, seed="second")
+    for h in handles:
+        await wait_status(h, "AWARDED")
+    async with harness.sessions() as s:
+        wave = await s.get(Wave, second)
+    assert (wave.pool_size, wave.selected) == (2, 2)
+
+
+async def test_province_quota_is_respected(harness):
+    handles = await pooled(harness, 3, province="Aceh") + await pooled(harness, 3, province="Bali")
+    wave_id = await harness.open_wave(quota=4, province_quotas={"Aceh": 1})
+    await harness.draw(wave_id)
+    assert sorted(await settle(handles)) == ["AWARDED"] * 4 + ["NOT_SELECTED"] * 2
+    async with harness.sessions() as s:
+        winners = (
+            (
+                await s.execute(
+                    select(WaveEntry.province).where(WaveEntry.wave_id == wave_id, WaveEntry.selected.is_(True))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(winners) == ["Aceh", "Bali", "Bali", "Bali"]
+
+
+async def test_terms_are_pinned_at_award(harness):
+    [handle] = await pooled(harness, 1)
+    wave_id = await harness.open_wave(quota=1, profile="prakerja-2023")
+    await harness.draw(wave_id)
+    await wait_status(handle, "AWARDED")
+    b = await row(harness, handle)
+    assert (b.balance, b.profile, b.detail["terms"]["purchase_deadline_days"]) == (
+        3_500_000,
+        "prakerja-2023",
+        15,
+    )
+
+
+async def test_no_purchase_by_the_deadline_revokes_and_returns_the_balance(harness):
+    [handle] = await pooled(harness, 1)
+    wave_id = await harness.open_wave(quota=1)
+    await harness.draw(wave_id)
+    await wait_status(handle, "AWARDED")
+    result = await handle.result()  # skips the 30-day deadline on the test server
+    assert (result.status, result.reasons) == (JourneyStatus.REVOKED, ["PURCHASE_DEADLINE_MISSED"])
+    b = await row(harness, handle)
+    async with harness.sessions() as s:
+        ledger = (
+            await s.scalars(select(BalanceEntry.amount).where(BalanceEntry.registration_id == b.registration_id))
+        ).all()
+        blacklisted = await s.scalar(select(NikBlacklist).where(NikBlacklist.registration_id == b.registration_id))
+    assert (b.status, b.balance, sorted(ledger), sum(ledger)) == ("REVOKED", 0, [-1_000_000, 1_000_000], 0)
+    assert blacklisted is not None
+    assert [n.prakerja_number for n in harness.world.notifications] == []  # no marketplace registered
+
+
+async def test_operator_revocation_while_waiting(harness):
+    [handle] = await pooled(harness, 1)
+    await handle.signal("revoke", {"reason": "fraud report", "requested_by": "op-1"})
+    result = await handle.result()
+    assert (result.status, result.reasons) == ("REVOKED", ["REVOKED_BY_OPERATOR"])
+    b = await row(harness, handle)
+    assert (b.status, b.in_pool) == ("REVOKED", False)
+
+
+async def test_draw_is_rederivable_from_its_seed(harness):
+    from core.selection import draw
+
+    handles = await pooled(harness, 6)
+    wave_id = await harness.open_wave(quota=3)
+    await harness.draw(wave_id, seed="audit-me")
+    await settle(handles)
+    async with harness.sessions() as s:
+        entries = (
+            await s.execute(
+                select(WaveEntry.registration_id, WaveEntry.province, WaveEntry.selected).where(
+                    WaveEntry.wave_id == wave_id
+                )
+            )
+        ).all()
+    recorded = {r for r, _, chosen in entries if chosen}
+    assert draw("audit-me", [(r, p) for r, p, _ in entries], 3) == recorded

@@ -1,0 +1,90 @@
+"""Worker process: the composition root wiring settings → database → adapters → activities → Workers."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.draw import DrawActivities
+from activities.eligibility import EligibilityActivities
+from activities.identity import IdentityActivities
+from activities.programme import ProgrammeActivities
+from adapters.factory import Adapters, build_adapters
+from core.settings import Settings
+from core.temporal import connect
+from core.terms import terms_for
+from db.session import make_engine, make_sessionmaker
+from workflows.draw import WaveDraw
+from workflows.journey import BeneficiaryJourney
+
+log = logging.getLogger("prakerja.worker")
+
+WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw)
+
+
+def journey_activities(
+    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    """Bound activity methods served on the journey task queue."""
+    identity = IdentityActivities(adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold)
+    eligibility = EligibilityActivities(adapters.social_affairs, sessions)
+    programme = ProgrammeActivities(adapters.marketplace, sessions)
+    draw = DrawActivities(sessions, lambda profile: terms_for(profile, settings.time_scale))
+    return [
+        identity.verify_identity,
+        eligibility.check_eligibility,
+        programme.award,
+        programme.revoke,
+        draw.select_winners,
+        draw.notify_batch,
+    ]
+
+
+def build_workers(
+    client: Client,
+    settings: Settings,
+    adapters: Adapters,
+    sessions: async_sessionmaker[AsyncSession],
+    activities: list[Callable[..., Any]] | None = None,
+) -> list[Worker]:
+    return [
+        Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=list(WORKFLOWS),
+            activities=activities or journey_activities(settings, adapters, sessions),
+        )
+    ]
+
+
+async def run(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    async with httpx.AsyncClient(timeout=settings.partner_timeout_s) as http:
+        adapters = build_adapters(settings, http=http)
+        client = await connect(settings)
+        workers = build_workers(client, settings, adapters, make_sessionmaker(engine))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker polling %s", settings.task_queue)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        await stop.wait()
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*tasks, return_exceptions=True)
+    await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(Settings()))
+
+
+if __name__ == "__main__":
+    main()

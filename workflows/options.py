@@ -1,0 +1,23 @@
+"""Activity options shared by workflows: explicit timeouts and retry policies, typed non-retryable errors."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Partner systems fail transiently (5xx, timeouts): back off up to a minute, keep trying for a day,
+# so an outage delays journeys instead of failing them.
+PARTNER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["InvalidInput"],
+)
+PARTNER_CALL = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "schedule_to_close_timeout": timedelta(days=1),
+    "retry_policy": PARTNER_RETRY,
+}
+DATABASE_CALL = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+}
