@@ -9,9 +9,9 @@ from temporalio.exceptions import ApplicationError
 from adapters.marketplace import Marketplace
 from core.cards import new_card_number
 from core.contracts import AwardInput, AwardResult, RevokeInput, RevokeResult
-from core.domain import BalanceEntryKind, JourneyStatus, PartnerKind, PaymentStatus
+from core.domain import BalanceEntryKind, JourneyStatus, PartnerKind, PaymentStatus, PurchaseStatus
 from db import projection
-from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment
+from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment, Purchase
 
 
 class ProgrammeActivities:
@@ -65,6 +65,7 @@ class ProgrammeActivities:
                         reason=input.reasons[0],
                     )
                 )
+            voided = await self._void_purchases(session, input)
             returned = await self._return_balance(session, input.registration_id)
             clawback = await self._clawback(session, input)
             await projection.set_status(
@@ -76,7 +77,30 @@ class ProgrammeActivities:
         if input.prakerja_number:
             for client_code in marketplaces:
                 await self.marketplace.card_blocked(client_code, input.prakerja_number, input.reasons[0])
+        for purchase_ref, client_code in voided:
+            await self.marketplace.purchase_voided(client_code, purchase_ref, input.reasons[0])
         return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback)
+
+    async def _void_purchases(self, session: AsyncSession, input: RevokeInput) -> list[tuple[str, str]]:
+        """Open (not completed) purchases are voided: refunded to the balance, which then goes back."""
+        voided = []
+        for purchase_ref in input.open_purchases:
+            purchase = await session.get(Purchase, purchase_ref)
+            if purchase is None or purchase.registration_id != input.registration_id:
+                continue
+            voided.append((purchase_ref, purchase.marketplace_client_code))
+            if purchase.status == PurchaseStatus.PURCHASED:
+                purchase.status = PurchaseStatus.CANCELLED
+                session.add(
+                    BalanceEntry(
+                        registration_id=input.registration_id,
+                        kind=BalanceEntryKind.REFUND,
+                        amount=purchase.price,
+                        reference=purchase_ref,
+                    )
+                )
+        await session.flush()
+        return voided
 
     async def _return_balance(self, session: AsyncSession, registration_id: str) -> int:
         remaining = await projection.balance_of(session, registration_id)

@@ -12,10 +12,19 @@ from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import admin, codec, console, operator, ops, partner_me, public
+from api.routes import admin, codec, console, operator, ops, partner, partner_me, public
 from core.settings import Settings
 
-ROUTERS = (ops.router, admin.router, public.router, operator.router, partner_me.router, codec.router, console.router)
+ROUTERS = (
+    ops.router,
+    admin.router,
+    public.router,
+    operator.router,
+    partner_me.router,
+    partner.router,
+    codec.router,
+    console.router,
+)
 
 
 def load_settings() -> Settings:

@@ -1,6 +1,6 @@
 """Workflow, signal and activity messages. Imported by workflows, so: pydantic, stdlib and core only."""
 
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -95,6 +95,7 @@ class RevokeInput(BaseModel):
     nik_hash: str
     reasons: list[str]
     prakerja_number: str | None = None
+    open_purchases: list[str] = Field(default_factory=list)
 
 
 class RevokeResult(BaseModel):
@@ -131,3 +132,89 @@ class NotifyBatchResult(BaseModel):
     notified: int
     missing: int
     next_cursor: str | None
+
+
+class PurchaseUpdate(BaseModel):
+    purchase_ref: str
+    course_id: str
+    price: int
+    marketplace_client_code: str
+    provider_client_code: str
+
+
+class PurchaseResult(BaseModel):
+    purchase_ref: str
+    price: int
+    balance_remaining: int
+
+
+class RecordPurchaseInput(BaseModel):
+    registration_id: str
+    purchase: PurchaseUpdate
+
+
+class CancelPurchaseUpdate(BaseModel):
+    purchase_ref: str
+
+
+class CancelPurchaseResult(BaseModel):
+    purchase_ref: str
+    balance_remaining: int
+
+
+class CompletionSignal(BaseModel):
+    purchase_ref: str
+    certificate_number: str
+    completed_at: datetime
+
+
+class ReviewSignal(BaseModel):
+    purchase_ref: str
+    rating: int
+
+
+class ReturnBalanceInput(BaseModel):
+    registration_id: str
+    reference: str
+    status: JourneyStatus | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class SurveyWindow(BaseModel):
+    survey_no: int
+    opens_at: datetime
+    closes_at: datetime
+
+
+class ScheduleSurveysInput(BaseModel):
+    registration_id: str
+    surveys: list[SurveyWindow]
+
+
+class SurveySignal(BaseModel):
+    survey_no: int
+    submitted_at: datetime
+
+
+class LinkAccountUpdate(BaseModel):
+    partner_client_code: str
+    account_number: str
+
+
+class LinkAccountResult(BaseModel):
+    verified: bool
+    reason: str | None = None
+
+
+class JourneyState(BaseModel):
+    """What the journey's `view` query shows operators (no personal data)."""
+
+    registration_id: str
+    status: JourneyStatus
+    reasons: list[str] = Field(default_factory=list)
+    balance: int = 0
+    purchases: dict[str, str] = Field(default_factory=dict)
+    completed: list[str] = Field(default_factory=list)
+    reviewed: list[str] = Field(default_factory=list)
+    ignored_signals: list[str] = Field(default_factory=list)
+    payment_partner: str | None = None

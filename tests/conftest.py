@@ -74,7 +74,7 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
 
 
-async def _register_search_attributes(client: Client) -> None:
+async def register_search_attributes(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
@@ -92,7 +92,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=data_converter(Settings().codec_keys),
     ) as env:
-        await _register_search_attributes(env.client)
+        await register_search_attributes(env.client)
         yield env
 
 

@@ -15,6 +15,7 @@ from activities.draw import DrawActivities
 from activities.eligibility import EligibilityActivities
 from activities.identity import IdentityActivities
 from activities.programme import ProgrammeActivities
+from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters, build_adapters
 from core.settings import Settings
 from core.temporal import connect
@@ -35,12 +36,18 @@ def journey_activities(
     identity = IdentityActivities(adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold)
     eligibility = EligibilityActivities(adapters.social_affairs, sessions)
     programme = ProgrammeActivities(adapters.marketplace, sessions)
+    training = TrainingActivities(sessions)
+    surveys = SurveyActivities(sessions)
     draw = DrawActivities(sessions, lambda profile: terms_for(profile, settings.time_scale))
     return [
         identity.verify_identity,
         eligibility.check_eligibility,
         programme.award,
         programme.revoke,
+        training.record_purchase,
+        training.cancel_purchase,
+        training.return_balance,
+        surveys.schedule_surveys,
         draw.select_winners,
         draw.notify_batch,
     ]

@@ -1,25 +1,52 @@
-"""The beneficiary journey: one long-lived workflow per applicant, from registration to the last payment."""
+"""The beneficiary journey: one long-lived workflow per applicant, from registration to the last payment.
+
+Checks → pool → award → training (purchases, completions, reviews) → incentives and surveys → COMPLETED.
+An operator's revocation interrupts whatever phase is running; money moved so far is settled first.
+"""
+
+import asyncio
+from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.eligibility import EligibilityActivities
     from activities.identity import IdentityActivities
     from activities.programme import ProgrammeActivities
+    from activities.training import SurveyActivities, TrainingActivities
     from core.contracts import (
         AwardInput,
+        CancelPurchaseResult,
+        CancelPurchaseUpdate,
         CheckEligibilityInput,
+        CompletionSignal,
         DrawResultSignal,
         JourneyResult,
+        JourneyState,
+        PurchaseResult,
+        PurchaseUpdate,
+        RecordPurchaseInput,
+        ReturnBalanceInput,
+        ReviewSignal,
         RevokeInput,
         RevokeSignal,
+        ScheduleSurveysInput,
         StartJourneyInput,
+        SurveyWindow,
         VerifyIdentityInput,
     )
-    from core.domain import JourneyStatus, Reason
+    from core.domain import JourneyStatus, PurchaseStatus, Reason
     from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
     from workflows.options import DATABASE_CALL, PARTNER_CALL
+
+SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
+
+
+def refuse(code: str, message: str) -> ApplicationError:
+    """A business refusal of an update; `type` is the API's problem code."""
+    return ApplicationError(message, type=code, non_retryable=True)
 
 
 @workflow.defn
@@ -33,11 +60,33 @@ class BeneficiaryJourney:
         self.terms: ProgrammeTerms | None = None
         self.draws_seen: list[str] = []
         self.revocation: RevokeSignal | None = None
-        self.purchases: dict[str, int] = {}
+        self.finishing = False  # past this point a revocation no longer interrupts (the journey is ending)
+        self.closed = False  # the programme's close date has passed: the balance went back to the treasury
+        self.purchases: dict[str, PurchaseUpdate] = {}
+        self.purchase_status: dict[str, PurchaseStatus] = {}
+        self.purchase_results: dict[str, PurchaseResult] = {}
+        self.completed: list[str] = []
+        self.first_completion_at: datetime | None = None
+        self.reviewed: set[str] = set()
+        self.ignored_signals: list[str] = []
+        self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
 
     @workflow.run
     async def run(self, input: StartJourneyInput) -> JourneyResult:
         self.input = input
+        body = asyncio.create_task(self._journey())
+        await workflow.wait_condition(lambda: body.done() or (self.revocation is not None and not self.finishing))
+        if body.done():
+            return body.result()
+        body.cancel()
+        try:
+            await body
+        except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
+            pass  # the interrupted step surfaces its cancellation in one of these forms
+        return await self._revoke([Reason.REVOKED_BY_OPERATOR])
+
+    async def _journey(self) -> JourneyResult:
+        input = self.input
         self._set_status(JourneyStatus.VERIFYING, province=input.applicant.province)
         identity = await workflow.execute_activity_method(
             IdentityActivities.verify_identity,
@@ -62,9 +111,7 @@ class BeneficiaryJourney:
             return await self._end(JourneyStatus.INELIGIBLE, eligibility.reasons)
         self.wave_id = eligibility.wave_id
         self._set_status(JourneyStatus.WAITING_FOR_WAVE)
-        await workflow.wait_condition(lambda: self.terms is not None or self.revocation is not None)
-        if self.revocation is not None:
-            return await self._revoke([Reason.REVOKED_BY_OPERATOR])
+        await workflow.wait_condition(lambda: self.terms is not None)
         await self._award()
         return await self._training()
 
@@ -80,38 +127,90 @@ class BeneficiaryJourney:
         self._set_status(JourneyStatus.AWARDED)
 
     async def _training(self) -> JourneyResult:
-        assert self.terms is not None
-        deadline = self.terms.days(self.terms.purchase_deadline_days)
+        terms = self.terms
+        assert terms is not None
+        closing = asyncio.create_task(self._close_programme(terms))
         try:
             await workflow.wait_condition(
-                lambda: bool(self.purchases) or self.revocation is not None,
-                timeout=deadline,
+                lambda: bool(self.purchases),
+                timeout=terms.days(terms.purchase_deadline_days),
                 timeout_summary="first purchase deadline",
             )
         except TimeoutError:
+            self.finishing = True
             return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
-        if self.revocation is not None:
-            return await self._revoke([Reason.REVOKED_BY_OPERATOR])
-        # Training and payments (journey parts 2 and 3) continue from here.
         self._set_status(JourneyStatus.TRAINING)
-        await workflow.wait_condition(lambda: self.revocation is not None)
-        return await self._revoke([Reason.REVOKED_BY_OPERATOR])
-
-    async def _revoke(self, reasons: list[str]) -> JourneyResult:
+        await workflow.wait_condition(lambda: bool(self.completed) or self.closed)
+        if not self.completed:
+            self.finishing = True
+            return await self._end(JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
+        await self._start_incentive_phase(terms)
+        await self._money(terms)
+        self.finishing = True
+        closing.cancel()
         await workflow.execute_activity_method(
-            ProgrammeActivities.revoke,
-            RevokeInput(
+            TrainingActivities.return_balance,
+            ReturnBalanceInput(
                 registration_id=self.input.registration_id,
-                nik_hash=self.input.nik_hash,
-                reasons=reasons,
-                prakerja_number=self.prakerja_number,
+                reference="journey-completed",
+                status=JourneyStatus.COMPLETED,
             ),
-            **PARTNER_CALL,
+            **DATABASE_CALL,
         )
         self.balance = 0
+        return await self._end(JourneyStatus.COMPLETED, [])
+
+    async def _close_programme(self, terms: ProgrammeTerms) -> None:
+        """At the programme's close, whatever balance is left goes back to the treasury."""
+        await workflow.sleep(terms.days(terms.programme_close_days), summary="programme close")
+        async with self.money_lock:
+            self.closed = True
+            await workflow.execute_activity_method(
+                TrainingActivities.return_balance,
+                ReturnBalanceInput(registration_id=self.input.registration_id, reference="programme-close"),
+                **DATABASE_CALL,
+            )
+            self.balance = 0
+
+    async def _start_incentive_phase(self, terms: ProgrammeTerms) -> None:
+        assert self.first_completion_at is not None
+        windows = []
+        for k, offset in enumerate(terms.survey_offsets_days[: terms.survey_count], start=1):
+            opens = self.first_completion_at + terms.days(offset)
+            windows.append(
+                SurveyWindow(survey_no=k, opens_at=opens, closes_at=opens + terms.days(terms.survey_window_days))
+            )
+        self.survey_windows = windows
+        await workflow.execute_activity_method(
+            SurveyActivities.schedule_surveys,
+            ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
+            **DATABASE_CALL,
+        )
+        self._set_status(JourneyStatus.INCENTIVES)
+
+    async def _money(self, terms: ProgrammeTerms) -> None:
+        """Incentives and surveys (journey part 3)."""
+        await workflow.wait_condition(lambda: False)
+
+    async def _revoke(self, reasons: list[str]) -> JourneyResult:
+        async with self.money_lock:
+            self.finishing = True
+            await workflow.execute_activity_method(
+                ProgrammeActivities.revoke,
+                RevokeInput(
+                    registration_id=self.input.registration_id,
+                    nik_hash=self.input.nik_hash,
+                    reasons=reasons,
+                    prakerja_number=self.prakerja_number,
+                    open_purchases=[ref for ref, s in self.purchase_status.items() if s == PurchaseStatus.PURCHASED],
+                ),
+                **PARTNER_CALL,
+            )
+            self.balance = 0
         return await self._end(JourneyStatus.REVOKED, reasons)
 
     async def _end(self, status: JourneyStatus, reasons: list[str]) -> JourneyResult:
+        self.finishing = True
         self.reasons = list(reasons)
         self._set_status(status)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -137,12 +236,17 @@ class BeneficiaryJourney:
             lines.append(f"wave: {self.wave_id}")
         if self.prakerja_number:
             lines.append(f"training balance: Rp {self.balance:,}")
+        if self.purchases:
+            done = sum(1 for s in self.purchase_status.values() if s == PurchaseStatus.COMPLETED)
+            lines.append(f"purchases: {len(self.purchases)}, completed: {done}")
         return "\n\n".join(lines)
+
+    # --- draw and revocation -------------------------------------------------------------------------
 
     @workflow.signal
     def draw_result(self, signal: DrawResultSignal) -> None:
         """A wave's draw result; applied once per wave, ignored once awarded or finished."""
-        if signal.wave_id in self.draws_seen or self.terms is not None:
+        if signal.wave_id in self.draws_seen or self.terms is not None or self.finishing:
             return
         self.draws_seen.append(signal.wave_id)
         self.wave_id = signal.wave_id
@@ -157,6 +261,96 @@ class BeneficiaryJourney:
         if self.revocation is None:
             self.revocation = signal
 
+    # --- training: purchases (updates), completions and reviews (signals) ---------------------------
+
+    @workflow.update
+    async def purchase(self, update: PurchaseUpdate) -> PurchaseResult:
+        """Debit the training balance for a course; the same purchase_ref again returns the same result."""
+        async with self.money_lock:
+            if update.purchase_ref not in self.purchases:
+                self._check_purchase(update)  # again under the lock: a concurrent purchase may have spent it
+                self.purchases[update.purchase_ref] = update
+                self.purchase_status[update.purchase_ref] = PurchaseStatus.PURCHASED
+                self.balance -= update.price
+                self.purchase_results[update.purchase_ref] = PurchaseResult(
+                    purchase_ref=update.purchase_ref, price=update.price, balance_remaining=self.balance
+                )
+                await workflow.execute_activity_method(
+                    TrainingActivities.record_purchase,
+                    RecordPurchaseInput(registration_id=self.input.registration_id, purchase=update),
+                    **DATABASE_CALL,
+                )
+                self._set_status(self.status)
+            return self.purchase_results[update.purchase_ref]
+
+    @purchase.validator
+    def _check_purchase(self, update: PurchaseUpdate) -> None:
+        known = self.purchases.get(update.purchase_ref)
+        if known is not None:
+            if (known.course_id, known.marketplace_client_code) != (update.course_id, update.marketplace_client_code):
+                raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref already used for another purchase")
+            return
+        if self.revocation is not None or self.status == JourneyStatus.REVOKED:
+            raise refuse("REVOKED", "the card is revoked")
+        if self.prakerja_number is None or self.status not in SPENDING or self.finishing:
+            raise refuse("NOT_AWARDED", "the card cannot buy training now")
+        if self.closed:
+            raise refuse("PROGRAMME_CLOSED", "the programme has closed")
+        if update.price > self.balance:
+            raise refuse("INSUFFICIENT_BALANCE", f"price {update.price} exceeds the remaining balance {self.balance}")
+
+    @workflow.update
+    async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:
+        """Cancel a purchase that was not completed and refund its price (once)."""
+        async with self.money_lock:
+            self._check_cancel(update)
+            if self.purchase_status[update.purchase_ref] == PurchaseStatus.PURCHASED:
+                self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
+                if not self.closed and not self.finishing:
+                    self.balance += self.purchases[update.purchase_ref].price
+                await workflow.execute_activity_method(TrainingActivities.cancel_purchase, update, **DATABASE_CALL)
+            return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
+
+    @cancel_purchase.validator
+    def _check_cancel(self, update: CancelPurchaseUpdate) -> None:
+        status = self.purchase_status.get(update.purchase_ref)
+        if status is None:
+            raise refuse("PURCHASE_NOT_FOUND", "no such purchase on this card")
+        if status == PurchaseStatus.COMPLETED:
+            raise refuse("PURCHASE_COMPLETED", "a completed training cannot be cancelled")
+        if status == PurchaseStatus.PURCHASED and (self.finishing or self.revocation is not None):
+            raise refuse("REVOKED", "the card is revoked")
+
+    @workflow.signal
+    def completion(self, signal: CompletionSignal) -> None:
+        """A partner reports a completed training; only the first completion unlocks incentives."""
+        status = self.purchase_status.get(signal.purchase_ref)
+        if status != PurchaseStatus.PURCHASED:
+            if status != PurchaseStatus.COMPLETED:
+                self.ignored_signals.append(f"completion:{signal.purchase_ref}:{status}")
+            return
+        self.purchase_status[signal.purchase_ref] = PurchaseStatus.COMPLETED
+        self.completed.append(signal.purchase_ref)
+        if self.first_completion_at is None:
+            self.first_completion_at = workflow.now()
+
+    @workflow.signal
+    def review(self, signal: ReviewSignal) -> None:
+        """The beneficiary reviewed a completed training (required before the first incentive)."""
+        if self.purchase_status.get(signal.purchase_ref) == PurchaseStatus.COMPLETED:
+            self.reviewed.add(signal.purchase_ref)
+        else:
+            self.ignored_signals.append(f"review:{signal.purchase_ref}")
+
     @workflow.query
-    def view(self) -> JourneyResult:
-        return JourneyResult(registration_id=self.input.registration_id, status=self.status, reasons=self.reasons)
+    def view(self) -> JourneyState:
+        return JourneyState(
+            registration_id=self.input.registration_id,
+            status=self.status,
+            reasons=self.reasons,
+            balance=self.balance,
+            purchases={ref: status.value for ref, status in self.purchase_status.items()},
+            completed=self.completed,
+            reviewed=sorted(self.reviewed),
+            ignored_signals=self.ignored_signals,
+        )

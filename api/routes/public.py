@@ -3,23 +3,25 @@
 import secrets
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
+from api import journeys
 from api.deps import BeneficiaryDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
-from core.contracts import Applicant, StartJourneyInput, journey_id
-from core.domain import JourneyStatus
+from core.contracts import Applicant, ReviewSignal, StartJourneyInput, journey_id
+from core.domain import JourneyStatus, PurchaseStatus
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS
 from core.terms import terms_for
 from db import registrations
-from db.models import Beneficiary
+from db.models import Beneficiary, Purchase
 
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
 
@@ -84,9 +86,9 @@ async def _start_journey(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [
-                SA_STATUS.value_set(JourneyStatus.REGISTERED.value),
-                SA_PROVINCE.value_set(body.province),
-                SA_PROFILE.value_set(settings.profile),
+                SearchAttributePair(SA_STATUS, JourneyStatus.REGISTERED.value),
+                SearchAttributePair(SA_PROVINCE, body.province),
+                SearchAttributePair(SA_PROFILE, settings.profile),
             ]
         ),
         static_summary=f"Beneficiary journey {registration_id}",
@@ -99,3 +101,32 @@ async def me(beneficiary: BeneficiaryDep, session: SessionDep) -> JourneyView:
     fresh = await session.scalar(select(Beneficiary).where(Beneficiary.registration_id == beneficiary.registration_id))
     assert fresh is not None
     return await journey_view(session, fresh)
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: StrictInt = Field(ge=1, le=5)
+    text: str = Field("", max_length=2000)
+
+
+class ReviewResponse(BaseModel):
+    purchase_ref: str
+    rating: int
+
+
+@router.post("/me/trainings/{purchase_ref}/review")
+async def review(
+    purchase_ref: str, body: ReviewRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
+) -> ReviewResponse:
+    """Review a completed training of one's own (required before the first incentive)."""
+    purchase = await session.get(Purchase, purchase_ref)
+    if purchase is None or purchase.registration_id != beneficiary.registration_id:
+        raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No training {purchase_ref} of yours.")
+    if purchase.status != PurchaseStatus.COMPLETED:
+        raise ProblemError(409, "TRAINING_NOT_COMPLETED", "Only a completed training can be reviewed.")
+    purchase.review_rating, purchase.review_text = body.rating, body.text
+    await session.commit()
+    await journeys.signal(
+        client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)
+    )
+    return ReviewResponse(purchase_ref=purchase_ref, rating=body.rating)

@@ -3,33 +3,67 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from adapters.factory import build_adapters
-from core.contracts import JourneyResult
+from core.contracts import JourneyState
+from core.settings import Settings
+from core.temporal import data_converter
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
-from tests.conftest import test_settings
+from tests.conftest import BIN, register_search_attributes, test_settings
 from tests.workflows.harness import Harness
 from workers.main import build_workers
 
 
-@pytest_asyncio.fixture
-async def harness(ts_env, engine) -> AsyncIterator[Harness]:
+async def _harness(env: WorkflowEnvironment, engine) -> AsyncIterator[Harness]:
     settings = test_settings(database_url=engine.url.render_as_string(hide_password=False))
     world = SimWorld()
     sessions = make_sessionmaker(engine)
-    workers = build_workers(ts_env.client, settings, build_adapters(settings, world=world), sessions)
-    harness = Harness(ts_env.client, settings, world, sessions)
+    workers = build_workers(env.client, settings, build_adapters(settings, world=world), sessions)
+    harness = Harness(env.client, settings, world, sessions)
     async with workers[0]:
         yield harness
         await harness.stop_all()
 
 
-async def wait_status(handle: WorkflowHandle, *statuses: str, timeout: float = 15) -> JourneyResult:
+@pytest_asyncio.fixture
+async def harness(ts_env, engine) -> AsyncIterator[Harness]:
+    async for h in _harness(ts_env, engine):
+        yield h
+
+
+@pytest_asyncio.fixture
+async def dev_harness(dev_env, engine) -> AsyncIterator[Harness]:
+    """On the real dev server: for updates, which the time-skipping test server supports only partly
+    (samples-python#142), and for anything that needs no clock tricks."""
+    async for h in _harness(dev_env, engine):
+        yield h
+
+
+@pytest_asyncio.fixture
+async def own_clock() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own, for tests that move the clock by hand (env.sleep):
+    the shared server's clock is global, so manual skips there would disturb other tests."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(Settings().codec_keys),
+    ) as env:
+        await register_search_attributes(env.client)
+        yield env
+
+
+@pytest_asyncio.fixture
+async def clock_harness(own_clock, engine) -> AsyncIterator[Harness]:
+    async for h in _harness(own_clock, engine):
+        yield h
+
+
+async def wait_status(handle: WorkflowHandle, *statuses: str, timeout: float = 15) -> JourneyState:
     """Poll the journey's query (real time: polling does not skip time on the test server)."""
     async with asyncio.timeout(timeout):
         while True:
-            view = await handle.query("view", result_type=JourneyResult)
+            view = await handle.query("view", result_type=JourneyState)
             if view.status in statuses:
                 return view
             await asyncio.sleep(0.05)

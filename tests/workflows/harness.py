@@ -132,3 +132,25 @@ class Harness:
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
+
+
+async def awarded(harness: Harness, profile: str = "prakerja-2020", **person: object) -> WorkflowHandle:
+    """A journey that has passed every check and won a wave."""
+    from tests.workflows.conftest import wait_status
+
+    handle = await harness.register(harness.citizen(**person), profile)
+    await wait_status(handle, "WAITING_FOR_WAVE")
+    wave_id = await harness.open_wave(quota=1, profile=profile)
+    await harness.draw(wave_id, seed=wave_id)
+    await wait_status(handle, "AWARDED")
+    return handle
+
+
+def order(purchase_ref: str, price: int = 400_000, course_id: str = "C-1", marketplace: str = "MKT-A") -> dict:
+    return {
+        "purchase_ref": purchase_ref,
+        "course_id": course_id,
+        "price": price,
+        "marketplace_client_code": marketplace,
+        "provider_client_code": "PRV-A",
+    }

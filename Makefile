@@ -1,0 +1,60 @@
+# Development commands. A fresh clone needs only python3 (>= 3.11) and access to PyPI.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up down test lint fmt clean
+
+help:
+	@echo "make up      run the whole stack (Temporal dev server, simulators, worker, API); Ctrl-C stops it"
+	@echo "make down    stop a stack started by 'make up' in another terminal"
+	@echo "make test    tests and lint"
+	@echo "make lint    ruff check + format check;  make fmt: format and fix"
+	@echo "make venv    create/update .venv (automatic for the targets above)"
+	@echo "make clean   remove caches; 'make clean CONFIRM=1' also deletes var/ (databases, dev keys, logs)"
+
+venv: $(STAMP)
+
+# Re-installs only when the dependency declarations change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python >= 3.11 is required (PYTHON=$(PYTHON) is older); run e.g. make PYTHON=python3.11"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+up: venv
+	@$(PY) scripts/devstack.py up
+
+down:
+	@$(PYTHON) scripts/devstack.py down
+
+# Runs both, fails if either fails.
+test: venv
+	@status=0; \
+	$(PY) -m pytest -q || status=$$?; \
+	$(RUFF) check . || status=1; \
+	exit $$status
+
+lint: venv
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+fmt: venv
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	@if [ "$(CONFIRM)" != 1 ]; then \
+		echo "var/ kept (databases, dev partner keys, logs): 'make clean CONFIRM=1' deletes it."; \
+	elif $(PYTHON) scripts/devstack.py status >/dev/null; then \
+		echo "The dev stack is running: 'make down' first."; exit 1; \
+	else \
+		rm -rf var; echo "var/ deleted."; \
+	fi

@@ -1,0 +1,116 @@
+"""Training-balance moves: purchases debit, cancellations refund, the programme's close returns the rest."""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.contracts import (
+    CancelPurchaseResult,
+    CancelPurchaseUpdate,
+    PurchaseResult,
+    RecordPurchaseInput,
+    ReturnBalanceInput,
+    ScheduleSurveysInput,
+)
+from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
+from db import projection
+from db.models import BalanceEntry, Purchase
+
+
+class TrainingActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    async def record_purchase(self, input: RecordPurchaseInput) -> PurchaseResult:
+        """Write the purchase and its debit once (keyed by purchase_ref) and refresh the projected balance."""
+        p = input.purchase
+        async with self.sessions.begin() as session:
+            existing = await session.get(Purchase, p.purchase_ref)
+            if existing is None:
+                session.add(
+                    Purchase(
+                        purchase_ref=p.purchase_ref,
+                        registration_id=input.registration_id,
+                        marketplace_client_code=p.marketplace_client_code,
+                        provider_client_code=p.provider_client_code,
+                        course_id=p.course_id,
+                        price=p.price,
+                        status=PurchaseStatus.PURCHASED,
+                    )
+                )
+                session.add(_entry(input.registration_id, BalanceEntryKind.PURCHASE, -p.price, p.purchase_ref))
+            elif existing.registration_id != input.registration_id:
+                raise ApplicationError("purchase_ref belongs to another card", type="InvalidInput", non_retryable=True)
+            await session.flush()
+            balance = await projection.balance_of(session, input.registration_id)
+            b = await projection.get(session, input.registration_id)
+            if b is not None:
+                b.balance = balance
+                if b.status == JourneyStatus.AWARDED:
+                    b.status = JourneyStatus.TRAINING
+        return PurchaseResult(purchase_ref=p.purchase_ref, price=p.price, balance_remaining=balance)
+
+    @activity.defn
+    async def cancel_purchase(self, input: CancelPurchaseUpdate) -> CancelPurchaseResult:
+        """Mark the purchase cancelled and refund its price once."""
+        async with self.sessions.begin() as session:
+            purchase = await session.get(Purchase, input.purchase_ref)
+            if purchase is None:
+                raise ApplicationError("unknown purchase", type="InvalidInput", non_retryable=True)
+            if purchase.status != PurchaseStatus.CANCELLED:
+                purchase.status = PurchaseStatus.CANCELLED
+                session.add(
+                    _entry(purchase.registration_id, BalanceEntryKind.REFUND, purchase.price, input.purchase_ref)
+                )
+                await session.flush()
+            balance = await projection.balance_of(session, purchase.registration_id)
+            b = await projection.get(session, purchase.registration_id)
+            if b is not None:
+                b.balance = balance
+        return CancelPurchaseResult(purchase_ref=input.purchase_ref, balance_remaining=balance)
+
+    @activity.defn
+    async def return_balance(self, input: ReturnBalanceInput) -> int:
+        """Return what is left of the training balance to the treasury (once per reference)."""
+        async with self.sessions.begin() as session:
+            remaining = await projection.balance_of(session, input.registration_id)
+            if remaining > 0:
+                session.add(
+                    _entry(input.registration_id, BalanceEntryKind.TREASURY_RETURN, -remaining, input.reference)
+                )
+            fields: dict[str, object] = {"balance": 0}
+            if input.status is not None:
+                await projection.set_status(session, input.registration_id, input.status, input.reasons, **fields)
+            else:
+                b = await projection.get(session, input.registration_id)
+                if b is not None:
+                    b.balance = 0
+        return remaining
+
+
+def _entry(registration_id: str, kind: BalanceEntryKind, amount: int, reference: str) -> BalanceEntry:
+    return BalanceEntry(registration_id=registration_id, kind=kind, amount=amount, reference=reference)
+
+
+class SurveyActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn
+    async def schedule_surveys(self, input: ScheduleSurveysInput) -> None:
+        """First training completed: publish the survey windows (the API checks submissions against them)."""
+        async with self.sessions.begin() as session:
+            b = await projection.get(session, input.registration_id)
+            if b is None:
+                return
+            known = {s["survey_no"]: s for s in b.detail.get("surveys", [])}
+            b.detail = {
+                **b.detail,
+                "surveys": [
+                    {**w.model_dump(mode="json"), "submitted_at": known.get(w.survey_no, {}).get("submitted_at")}
+                    for w in input.surveys
+                ],
+            }
+            if b.status in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
+                b.status = JourneyStatus.INCENTIVES

@@ -1,0 +1,44 @@
+"""Sending messages to a journey and turning Temporal's answers into problem responses."""
+
+from typing import Any, TypeVar
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ProblemError
+from core.contracts import journey_id
+
+T = TypeVar("T")
+
+# Refusals that are about the request's content rather than the journey's state.
+UNPROCESSABLE = {"EKYC_FAILED"}
+
+
+async def update(client: Client, registration_id: str, name: str, arg: Any, update_id: str, result_type: type[T]) -> T:
+    """Execute an update; the update id makes a repeated request (same business key) a no-op in Temporal."""
+    handle = client.get_workflow_handle(journey_id(registration_id))
+    try:
+        return await handle.execute_update(name, arg, id=update_id, result_type=result_type)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type:
+            status = 422 if cause.type in UNPROCESSABLE else 409
+            raise ProblemError(status, cause.type, cause.message) from None
+        raise ProblemError(409, "UPDATE_REJECTED", "The journey refused the request.") from None
+    except RPCError as err:
+        raise _rpc_problem(err) from None
+
+
+async def signal(client: Client, registration_id: str, name: str, arg: Any) -> None:
+    """Signals are accepted by the server even while workers are down: the partner is never turned away."""
+    try:
+        await client.get_workflow_handle(journey_id(registration_id)).signal(name, arg)
+    except RPCError as err:
+        raise _rpc_problem(err) from None
+
+
+def _rpc_problem(err: RPCError) -> ProblemError:
+    if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        return ProblemError(409, "JOURNEY_FINISHED", "The journey is no longer running.")
+    return ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be reached; try again.")

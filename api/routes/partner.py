@@ -1,0 +1,138 @@
+"""Marketplace and training-provider endpoints: purchases (updates), cancellations, completions (signals)."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+
+from api import journeys
+from api.audit import add_audit_detail
+from api.deps import MarketplaceDep, MarketplaceOrProviderDep, SessionDep, TemporalDep
+from api.errors import ProblemError, problem_responses
+from core.contracts import CancelPurchaseResult, CancelPurchaseUpdate, CompletionSignal, PurchaseResult, PurchaseUpdate
+from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
+from db.models import Beneficiary, Course, Purchase
+
+router = APIRouter(prefix="/v1/partners", tags=["partner"], responses=problem_responses(401, 403, 404, 409, 422))
+
+REF = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+class PurchaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prakerja_number: str = Field(pattern=r"^\d{16}$")
+    course_id: str = Field(min_length=1, max_length=64)
+    purchase_ref: str = Field(pattern=REF)
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purchase_ref: str = Field(pattern=REF)
+    certificate_number: str = Field(min_length=1, max_length=128)
+    completed_at: datetime
+
+
+class CompletionResponse(BaseModel):
+    purchase_ref: str
+    status: PurchaseStatus
+
+
+@router.post("/purchases", status_code=status.HTTP_201_CREATED)
+async def purchase(
+    body: PurchaseRequest, partner: MarketplaceDep, session: SessionDep, client: TemporalDep, request: Request
+) -> PurchaseResult:
+    """Buy a course with a card's training balance. Repeating a purchase_ref returns the same body, one debit."""
+    course = await session.get(Course, body.course_id)
+    if course is None:
+        raise ProblemError(404, "COURSE_NOT_FOUND", f"No course {body.course_id} in the catalogue.")
+    beneficiary = await session.scalar(select(Beneficiary).where(Beneficiary.prakerja_number == body.prakerja_number))
+    if beneficiary is None:
+        raise ProblemError(404, "CARD_NOT_FOUND", "No card with that number.")
+    add_audit_detail(request, purchase_ref=body.purchase_ref, registration_id=beneficiary.registration_id)
+    existing = await session.get(Purchase, body.purchase_ref)
+    if existing is not None and (existing.registration_id, existing.course_id, existing.marketplace_client_code) != (
+        beneficiary.registration_id,
+        body.course_id,
+        partner.client_code,
+    ):
+        raise ProblemError(409, "PURCHASE_REF_CONFLICT", "purchase_ref was already used for another purchase.")
+    if beneficiary.status == JourneyStatus.REVOKED:
+        raise ProblemError(409, "REVOKED", "The card is revoked.")
+    order = PurchaseUpdate(
+        purchase_ref=body.purchase_ref,
+        course_id=course.course_id,
+        price=course.price,
+        marketplace_client_code=partner.client_code,
+        provider_client_code=course.provider_client_code,
+    )
+    # The update id carries what was bought: an identical repeat is deduplicated by Temporal, a conflicting
+    # reuse of the purchase_ref reaches the validator (PURCHASE_REF_CONFLICT) even when both race.
+    update_id = f"purchase-{body.purchase_ref}-{course.course_id}-{partner.client_code}"
+    return await journeys.update(client, beneficiary.registration_id, "purchase", order, update_id, PurchaseResult)
+
+
+async def _purchase_for(session: SessionDep, purchase_ref: str) -> Purchase:
+    purchase = await session.get(Purchase, purchase_ref)
+    if purchase is None:
+        raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No purchase {purchase_ref}.")
+    return purchase
+
+
+@router.post("/purchases/{purchase_ref}/cancel")
+async def cancel(
+    purchase_ref: str, partner: MarketplaceDep, session: SessionDep, client: TemporalDep, request: Request
+) -> CancelPurchaseResult:
+    """The selling marketplace cancels a purchase not yet completed; the price is refunded once."""
+    purchase = await _purchase_for(session, purchase_ref)
+    if purchase.marketplace_client_code != partner.client_code:
+        raise ProblemError(403, "FORBIDDEN_PARTNER", "Only the selling marketplace may cancel this purchase.")
+    add_audit_detail(request, purchase_ref=purchase_ref, registration_id=purchase.registration_id)
+    if purchase.status == PurchaseStatus.COMPLETED:
+        raise ProblemError(409, "PURCHASE_COMPLETED", "A completed training cannot be cancelled.")
+    return await journeys.update(
+        client,
+        purchase.registration_id,
+        "cancel_purchase",
+        CancelPurchaseUpdate(purchase_ref=purchase_ref),
+        f"cancel-{purchase_ref}",
+        CancelPurchaseResult,
+    )
+
+
+@router.post("/completions")
+async def complete(
+    body: CompletionRequest,
+    partner: MarketplaceOrProviderDep,
+    session: SessionDep,
+    client: TemporalDep,
+    request: Request,
+) -> CompletionResponse:
+    """The selling marketplace or the course's provider reports a completed training. Repeats change nothing."""
+    purchase = await _purchase_for(session, body.purchase_ref)
+    seller = partner.kind == PartnerKind.MARKETPLACE and purchase.marketplace_client_code == partner.client_code
+    provider = partner.kind == PartnerKind.TRAINING_PROVIDER and purchase.provider_client_code == partner.client_code
+    if not (seller or provider):
+        raise ProblemError(
+            403, "FORBIDDEN_PARTNER", "Only the selling marketplace or the course's provider may report this."
+        )
+    add_audit_detail(request, purchase_ref=body.purchase_ref, registration_id=purchase.registration_id)
+    if purchase.status == PurchaseStatus.CANCELLED:
+        raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
+    beneficiary = await session.get(Beneficiary, purchase.registration_id)
+    if beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
+        raise ProblemError(409, "REVOKED", "The card is revoked.")
+    await session.execute(
+        update(Purchase)
+        .where(Purchase.purchase_ref == body.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
+        .values(
+            status=PurchaseStatus.COMPLETED, certificate_number=body.certificate_number, completed_at=body.completed_at
+        )
+    )
+    await session.commit()
+    # Sent on repeats too: the journey applies it once per purchase_ref, and a lost first signal is healed.
+    signal = CompletionSignal(
+        purchase_ref=body.purchase_ref, certificate_number=body.certificate_number, completed_at=body.completed_at
+    )
+    await journeys.signal(client, purchase.registration_id, "completion", signal)
+    return CompletionResponse(purchase_ref=body.purchase_ref, status=PurchaseStatus.COMPLETED)
