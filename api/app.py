@@ -12,7 +12,7 @@ from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import admin, codec, console, operator, ops, partner, partner_me, public
+from api.routes import admin, codec, console, disbursements, operator, ops, partner, partner_me, public, support
 from core.settings import Settings
 
 ROUTERS = (
@@ -22,6 +22,8 @@ ROUTERS = (
     operator.router,
     partner_me.router,
     partner.router,
+    disbursements.router,
+    support.router,
     codec.router,
     console.router,
 )

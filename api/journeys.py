@@ -11,8 +11,8 @@ from core.contracts import journey_id
 
 T = TypeVar("T")
 
-# Refusals that are about the request's content rather than the journey's state.
-UNPROCESSABLE = {"EKYC_FAILED"}
+# Refusals that are not about the journey's state (409): the request's content, or a partner's outage.
+STATUS_OF = {"EKYC_FAILED": 422, "PARTNER_UNAVAILABLE": 503}
 
 
 async def update(client: Client, registration_id: str, name: str, arg: Any, update_id: str, result_type: type[T]) -> T:
@@ -23,7 +23,7 @@ async def update(client: Client, registration_id: str, name: str, arg: Any, upda
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type:
-            status = 422 if cause.type in UNPROCESSABLE else 409
+            status = STATUS_OF.get(cause.type, 409)
             raise ProblemError(status, cause.type, cause.message) from None
         raise ProblemError(409, "UPDATE_REJECTED", "The journey refused the request.") from None
     except RPCError as err:

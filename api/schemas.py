@@ -122,6 +122,8 @@ class JourneyView(BaseModel):
     payments: list[PaymentView] = []
     surveys: list[SurveyView] = []
     payment_account: PaymentAccountView | None = None
+    # What the journey waits for from the beneficiary: REVIEW, PAYMENT_ACCOUNT.
+    waiting_for: list[str] = []
     updated_at: datetime
 
 

@@ -1,10 +1,66 @@
 """The journey view served to beneficiaries and staff, read from the projection and the ledger."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
-from db.models import Beneficiary, Payment, Purchase
+from core.domain import JourneyStatus, PaymentKind, PaymentStatus, SurveyStatus
+from core.payments import payment_id_for
+from core.terms import ProgrammeTerms
+from db.models import Beneficiary, Payment, Purchase, SurveyResponse
+
+PAYING = (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
+
+
+def survey_views(windows: list[dict], submitted: set[int], now: datetime) -> list[SurveyView]:
+    views = []
+    for w in windows:
+        opens, closes = datetime.fromisoformat(w["opens_at"]), datetime.fromisoformat(w["closes_at"])
+        if w["survey_no"] in submitted:
+            status = SurveyStatus.SUBMITTED
+        elif now < opens:
+            status = SurveyStatus.PENDING
+        elif now < closes:
+            status = SurveyStatus.OPEN
+        else:
+            status = SurveyStatus.EXPIRED
+        views.append(SurveyView(survey_no=w["survey_no"], status=status, opens_at=opens, closes_at=closes))
+    return views
+
+
+def scheduled_incentives(b: Beneficiary, ledger: list[PaymentView]) -> list[PaymentView]:
+    """Instalments not yet due show as SCHEDULED so a beneficiary sees the whole plan."""
+    terms = b.detail.get("terms")
+    if b.status not in PAYING or not terms:
+        return []
+    pinned = ProgrammeTerms.model_validate(terms)
+    due = {p.number for p in ledger if p.kind == PaymentKind.INCENTIVE}
+    return [
+        PaymentView(
+            payment_id=payment_id_for(b.registration_id, PaymentKind.INCENTIVE, n),
+            kind=PaymentKind.INCENTIVE,
+            number=n,
+            amount=pinned.incentive_amount,
+            status=PaymentStatus.SCHEDULED,
+        )
+        for n in range(1, pinned.incentive_count + 1)
+        if n not in due
+    ]
+
+
+def waiting_for(b: Beneficiary, purchases: list[Purchase]) -> list[str]:
+    """What the journey is waiting for from the beneficiary before the next payment can go out."""
+    if b.status not in PAYING:
+        return []
+    completed = sorted((p for p in purchases if p.completed_at), key=lambda p: p.completed_at)  # type: ignore[arg-type, return-value]
+    waits = []
+    if completed and completed[0].review_rating is None:
+        waits.append("REVIEW")
+    if not b.payment_account:
+        waits.append("PAYMENT_ACCOUNT")
+    return waits
 
 
 def mask(account_number: str) -> str:
@@ -12,11 +68,19 @@ def mask(account_number: str) -> str:
 
 
 async def journey_view(session: AsyncSession, b: Beneficiary) -> JourneyView:
-    purchases = await session.scalars(
-        select(Purchase).where(Purchase.registration_id == b.registration_id).order_by(Purchase.created_at)
+    purchases = list(
+        await session.scalars(
+            select(Purchase).where(Purchase.registration_id == b.registration_id).order_by(Purchase.created_at)
+        )
     )
     payments = await session.scalars(
         select(Payment).where(Payment.registration_id == b.registration_id).order_by(Payment.kind, Payment.number)
+    )
+    ledger = [PaymentView.model_validate(p, from_attributes=True) for p in payments]
+    submitted = set(
+        await session.scalars(
+            select(SurveyResponse.survey_no).where(SurveyResponse.registration_id == b.registration_id)
+        )
     )
     account = None
     if b.payment_partner and b.payment_account:
@@ -42,8 +106,9 @@ async def journey_view(session: AsyncSession, b: Beneficiary) -> JourneyView:
             )
             for p in purchases
         ],
-        payments=[PaymentView.model_validate(p, from_attributes=True) for p in payments],
-        surveys=[SurveyView.model_validate(s) for s in (b.detail or {}).get("surveys", [])],
+        payments=ledger + scheduled_incentives(b, ledger),
+        surveys=survey_views((b.detail or {}).get("surveys", []), submitted, datetime.now(UTC)),
+        waiting_for=waiting_for(b, purchases),
         payment_account=account,
         updated_at=b.updated_at,
     )

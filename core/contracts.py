@@ -218,3 +218,5 @@ class JourneyState(BaseModel):
     reviewed: list[str] = Field(default_factory=list)
     ignored_signals: list[str] = Field(default_factory=list)
     payment_partner: str | None = None
+    payments: dict[str, str] = Field(default_factory=dict)
+    surveys_submitted: list[int] = Field(default_factory=list)

@@ -205,3 +205,13 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(200))
     status_code: Mapped[int] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SurveyResponse(Base):
+    """A submitted survey: the primary key makes a second submission of the same survey fail, race-free."""
+
+    __tablename__ = "survey_responses"
+    registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    survey_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)

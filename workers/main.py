@@ -21,12 +21,13 @@ from core.settings import Settings
 from core.temporal import connect
 from core.terms import terms_for
 from db.session import make_engine, make_sessionmaker
+from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
 log = logging.getLogger("prakerja.worker")
 
-WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw)
+WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, *PAYMENT_WORKFLOWS)
 
 
 def journey_activities(
@@ -50,6 +51,7 @@ def journey_activities(
         surveys.schedule_surveys,
         draw.select_winners,
         draw.notify_batch,
+        *payment_journey_activities(settings, adapters, sessions),
     ]
 
 
@@ -75,16 +77,18 @@ async def run(settings: Settings) -> None:
     async with httpx.AsyncClient(timeout=settings.partner_timeout_s) as http:
         adapters = build_adapters(settings, http=http)
         client = await connect(settings)
-        workers = build_workers(client, settings, adapters, make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        workers = build_workers(client, settings, adapters, sessions)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("worker polling %s", settings.task_queue)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        await stop.wait()
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("worker polling %s and one queue per payment partner", settings.task_queue)
+        async with build_payment_workers(client, settings, adapters, sessions):
+            tasks = [asyncio.create_task(w.run()) for w in workers]
+            await stop.wait()
+            await asyncio.gather(*(w.shutdown() for w in workers))
+            await asyncio.gather(*tasks, return_exceptions=True)
     await engine.dispose()
 
 

@@ -1,6 +1,9 @@
 """Beneficiary endpoints: registration (no auth) and the beneficiary's own journey view."""
 
 import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -14,14 +17,22 @@ from api.deps import BeneficiaryDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
-from core.contracts import Applicant, ReviewSignal, StartJourneyInput, journey_id
-from core.domain import JourneyStatus, PurchaseStatus
+from core.contracts import (
+    Applicant,
+    LinkAccountResult,
+    LinkAccountUpdate,
+    ReviewSignal,
+    StartJourneyInput,
+    SurveySignal,
+    journey_id,
+)
+from core.domain import JourneyStatus, PartnerKind, PurchaseStatus, SurveyStatus
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS
 from core.terms import terms_for
 from db import registrations
-from db.models import Beneficiary, Purchase
+from db.models import Beneficiary, Partner, Purchase, SurveyResponse
 
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
 
@@ -130,3 +141,80 @@ async def review(
         client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)
     )
     return ReviewResponse(purchase_ref=purchase_ref, rating=body.rating)
+
+
+class PaymentAccountRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    partner_client_code: str = Field(min_length=1, max_length=64)
+    account_number: str = Field(pattern=r"^[0-9+]{6,32}$")
+
+
+class PaymentAccountResponse(BaseModel):
+    status: str
+    partner_client_code: str
+
+
+@router.put("/me/payment-account")
+async def link_payment_account(
+    body: PaymentAccountRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
+) -> PaymentAccountResponse:
+    """Link (or switch to) an account at a payment partner; it must pass that partner's e-KYC for your NIK."""
+    partner = await session.get(Partner, body.partner_client_code)
+    if partner is None or partner.kind != PartnerKind.PAYMENT:
+        raise ProblemError(422, "UNKNOWN_PAYMENT_PARTNER", f"{body.partner_client_code} is not a payment partner.")
+    result = await journeys.update(
+        client,
+        beneficiary.registration_id,
+        "link_payment_account",
+        LinkAccountUpdate(partner_client_code=body.partner_client_code, account_number=body.account_number),
+        f"link-{uuid.uuid4().hex}",
+        LinkAccountResult,
+    )
+    if not result.verified:
+        raise ProblemError(
+            422,
+            "EKYC_FAILED",
+            f"The payment partner refused the account: {result.reason}.",
+            extra={"reason": result.reason},
+        )
+    row = await session.get(Beneficiary, beneficiary.registration_id)
+    assert row is not None
+    row.payment_partner, row.payment_account = body.partner_client_code, body.account_number
+    await session.commit()
+    return PaymentAccountResponse(status="VERIFIED", partner_client_code=body.partner_client_code)
+
+
+class SurveyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, Any] = Field(max_length=200)
+
+
+class SurveyResponseBody(BaseModel):
+    survey_no: int
+    status: SurveyStatus
+
+
+@router.post("/me/surveys/{survey_no}")
+async def submit_survey(
+    survey_no: int, body: SurveyRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
+) -> SurveyResponseBody:
+    """Answer survey `survey_no` inside its window; it pays its incentive once."""
+    window = next((w for w in (beneficiary.detail or {}).get("surveys", []) if w["survey_no"] == survey_no), None)
+    if window is None:
+        raise ProblemError(404, "SURVEY_NOT_FOUND", f"There is no survey {survey_no} for you (yet).")
+    now = datetime.now(UTC)
+    if not datetime.fromisoformat(window["opens_at"]) <= now < datetime.fromisoformat(window["closes_at"]):
+        raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open now.")
+    session.add(
+        SurveyResponse(
+            registration_id=beneficiary.registration_id, survey_no=survey_no, answers=body.answers, submitted_at=now
+        )
+    )
+    try:
+        await session.commit()  # the (registration, survey) key admits one submission, even under a race
+    except IntegrityError:
+        raise ProblemError(409, "SURVEY_ALREADY_SUBMITTED", f"Survey {survey_no} was already submitted.") from None
+    await journeys.signal(
+        client, beneficiary.registration_id, "survey_submitted", SurveySignal(survey_no=survey_no, submitted_at=now)
+    )
+    return SurveyResponseBody(survey_no=survey_no, status=SurveyStatus.SUBMITTED)

@@ -13,16 +13,24 @@ from db.session import make_sessionmaker
 from simulators.world import SimWorld
 from tests.conftest import BIN, register_search_attributes, test_settings
 from tests.workflows.harness import Harness
+from db.models import Partner
 from workers.main import build_workers
+from workers.payments import build_payment_workers
 
 
-async def _harness(env: WorkflowEnvironment, engine) -> AsyncIterator[Harness]:
-    settings = test_settings(database_url=engine.url.render_as_string(hide_password=False))
+PAYMENT_PARTNERS = ("EWALLET", "BANK")
+
+
+async def _harness(env: WorkflowEnvironment, engine, **settings_overrides: object) -> AsyncIterator[Harness]:
+    settings = test_settings(database_url=engine.url.render_as_string(hide_password=False), **settings_overrides)
     world = SimWorld()
     sessions = make_sessionmaker(engine)
-    workers = build_workers(env.client, settings, build_adapters(settings, world=world), sessions)
+    async with sessions.begin() as session:  # payment workers find their partners' queues at start
+        session.add_all(Partner(client_code=c, kind="payment", name=c, sign_key_sealed="-") for c in PAYMENT_PARTNERS)
+    adapters = build_adapters(settings, world=world)
+    workers = build_workers(env.client, settings, adapters, sessions)
     harness = Harness(env.client, settings, world, sessions)
-    async with workers[0]:
+    async with workers[0], build_payment_workers(env.client, settings, adapters, sessions):
         yield harness
         await harness.stop_all()
 
@@ -38,6 +46,17 @@ async def dev_harness(dev_env, engine) -> AsyncIterator[Harness]:
     """On the real dev server: for updates, which the time-skipping test server supports only partly
     (samples-python#142), and for anything that needs no clock tricks."""
     async for h in _harness(dev_env, engine):
+        yield h
+
+
+# One programme month lasts 3 s: a whole 2020 schedule (surveys up to day 120) takes about 12 s.
+FAST = 30 * 86400 / 3
+
+
+@pytest_asyncio.fixture
+async def fast_harness(dev_env, engine) -> AsyncIterator[Harness]:
+    """Real dev server, programme time compressed: timers are real, payments run through real workers."""
+    async for h in _harness(dev_env, engine, time_scale=FAST):
         yield h
 
 

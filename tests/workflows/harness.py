@@ -1,5 +1,6 @@
 """A journey under test: simulated partners (a SimWorld), a real database, a worker on the test server."""
 
+import asyncio
 import base64
 import secrets
 import uuid
@@ -55,6 +56,7 @@ class Harness:
     world: SimWorld
     sessions: async_sessionmaker[AsyncSession]
     started: list[WorkflowHandle] = field(default_factory=list)
+    persons: list["Person"] = field(default_factory=list)
 
     async def stop_all(self) -> None:
         """Terminate what this test left running: on the time-skipping server, a workflow with no worker
@@ -69,6 +71,7 @@ class Harness:
         """A person the civil registry knows (use `registered=False`-style overrides via Person fields)."""
         person = Person(**overrides)  # type: ignore[arg-type]
         self.world.add_citizen(person.nik, person.kk_number, person.full_name, person.date_of_birth)
+        self.persons.append(person)
         return person
 
     async def register(self, person: Person, profile: str = "prakerja-2020") -> WorkflowHandle:
@@ -120,19 +123,27 @@ class Harness:
             )
         return wave_id
 
-    async def draw(self, wave_id: str, seed: str = "seed") -> object:
+    async def draw(self, wave_id: str, seed: str = "seed") -> None:
+        """Run the wave's draw and wait, by polling, until it is DRAWN. Awaiting the draw's result instead
+        would let the time-skipping server jump to the next timer (e.g. a fresh award's deadline)."""
         async with self.sessions.begin() as session:
             wave = await session.get(Wave, wave_id)
             assert wave is not None
             wave.status, wave.seed = WaveStatus.DRAWING, seed
-        return await self.client.execute_workflow(
+        await self.client.start_workflow(
             "WaveDraw",
             WaveDrawInput(wave_id=wave_id, seed=seed),
             id=draw_id(wave_id),
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
-
+        async with asyncio.timeout(30):
+            while True:
+                async with self.sessions() as session:
+                    wave = await session.get(Wave, wave_id)
+                    if wave is not None and wave.status == WaveStatus.DRAWN:
+                        return
+                await asyncio.sleep(0.05)
 
 async def awarded(harness: Harness, profile: str = "prakerja-2020", **person: object) -> WorkflowHandle:
     """A journey that has passed every check and won a wave."""

@@ -23,14 +23,7 @@ def harness(dev_harness):
 async def buy(handle, ref, **kw) -> PurchaseResult:
     body = order(ref, **kw)
     update_id = f"purchase-{ref}-{body['course_id']}-{body['marketplace_client_code']}"
-    try:
-        return await handle.execute_update("purchase", body, id=update_id, result_type=PurchaseResult)
-    except RPCError as err:
-        # The time-skipping test server sometimes loses an update it was sent (its update support is
-        # partial); resending the same update id is what any client may do, and is deduplicated.
-        if "not found" not in str(err) or "journey" not in handle.id:
-            raise
-        return await handle.execute_update("purchase", body, id=update_id, result_type=PurchaseResult)
+    return await handle.execute_update("purchase", body, id=update_id, result_type=PurchaseResult)
 
 
 async def refusal(coro) -> str:

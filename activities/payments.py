@@ -1,0 +1,250 @@
+"""Payment side effects: the ledger rows, one partner call per method, the beneficiary's on-hold projection.
+
+Partner calls (`disburse`, `check_status`, `verify_account`) run on the partner's own task queue; ledger
+writes run on the journey queue. Every method is idempotent: a retried activity finds its own earlier
+write, and the partner dedupes a repeated disbursement by its idempotency key (the attempt id).
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from adapters.errors import PartnerTimeout
+from adapters.payment import DisbursementResult, DisburseRequest, KycResult, PaymentGateway
+from core.domain import FINAL_STATUSES, JourneyStatus, PaymentStatus
+from core.payments import (
+    AttemptAnswer,
+    AttemptInput,
+    AttemptStatus,
+    CancelPaymentInput,
+    CheckStatusInput,
+    LastAttempt,
+    OpenPaymentInput,
+    OpenPaymentResult,
+    PartnerAnswer,
+    SettleAttemptInput,
+    VerifyAccountInput,
+    attempt_id_for,
+)
+from db.models import Beneficiary, Payment, PaymentAttempt
+
+log = logging.getLogger(__name__)
+
+# Where the beneficiary's status before its first payment hold is kept, to restore it once nothing is on hold.
+STATUS_BEFORE_HOLD = "status_before_payment_hold"
+LATE_SUCCESS_REASON = "LATE_SUCCESS_AFTER_FAILURE"
+
+
+def callback_url(base_url: str, attempt_id: str) -> str:
+    return f"{base_url.rstrip('/')}/v1/partners/disbursements/{attempt_id}/status"
+
+
+def _answer(result: DisbursementResult | None) -> AttemptAnswer:
+    if result is None:
+        return AttemptAnswer(answer=PartnerAnswer.NOT_RECEIVED)
+    return AttemptAnswer(
+        answer=PartnerAnswer(result.status.value), reason=result.reason, partner_reference=result.partner_reference
+    )
+
+
+class PaymentActivities:
+    def __init__(
+        self, gateway: PaymentGateway, sessions: async_sessionmaker[AsyncSession], callback_base_url: str
+    ) -> None:
+        self.gateway = gateway
+        self.sessions = sessions
+        self.callback_base_url = callback_base_url
+
+    # --- partner calls (partner task queue) ---
+
+    @activity.defn
+    async def disburse(self, input: AttemptInput) -> AttemptAnswer:
+        """Record the attempt, then send it; a timeout returns UNKNOWN so the workflow asks before anything else."""
+        await self._record_attempt(input)
+        request = DisburseRequest(
+            idempotency_key=input.attempt_id,
+            account_number=input.account_number,
+            nik=input.nik,
+            amount=input.amount,
+            callback_url=callback_url(self.callback_base_url, input.attempt_id),
+        )
+        try:
+            result = await self.gateway.disburse(input.partner_client_code, request)
+        except PartnerTimeout:
+            log.info("attempt %s at %s: no answer, outcome unknown", input.attempt_id, input.partner_client_code)
+            return AttemptAnswer(answer=PartnerAnswer.UNKNOWN)
+        # PartnerUnavailable propagates: the activity retries with backoff under the same idempotency key.
+        return _answer(result)
+
+    @activity.defn
+    async def check_status(self, input: CheckStatusInput) -> AttemptAnswer:
+        """The partner's record for the attempt's key; NOT_RECEIVED when it never got it. A read: safe to retry."""
+        return _answer(await self.gateway.status(input.partner_client_code, input.attempt_id))
+
+    @activity.defn
+    async def verify_account(self, input: VerifyAccountInput) -> KycResult:
+        """e-KYC: is this an open, KYC'd account of this NIK at that partner? (Also used by account linking.)"""
+        return await self.gateway.verify_account(input.partner_client_code, input.account_number, input.nik)
+
+    async def _record_attempt(self, input: AttemptInput) -> None:
+        """The attempt row exists before the partner hears of it; a retry of the activity finds it."""
+        async with self.sessions.begin() as session:
+            if await session.get(PaymentAttempt, input.attempt_id) is not None:
+                return
+            payment = await _payment(session, input.payment_id)
+            session.add(
+                PaymentAttempt(
+                    attempt_id=input.attempt_id,
+                    payment_id=input.payment_id,
+                    idempotency_key=input.attempt_id,
+                    partner_client_code=input.partner_client_code,
+                    account_number=input.account_number,
+                    amount=input.amount,
+                    status=AttemptStatus.PENDING,
+                )
+            )
+            payment.attempts = max(payment.attempts, input.attempt_no)
+            payment.status, payment.reason = PaymentStatus.PENDING, None
+            payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
+
+    # --- ledger writes (journey task queue) ---
+
+    @activity.defn
+    async def open_payment(self, input: OpenPaymentInput) -> OpenPaymentResult:
+        """Create the ledger row (PENDING) once; a rerun gets the row as it stands, with its last attempt."""
+        try:
+            async with self.sessions.begin() as session:
+                payment = await session.get(Payment, input.payment_id)
+                if payment is None:
+                    session.add(
+                        Payment(
+                            **input.model_dump(),
+                            status=PaymentStatus.PENDING,
+                            attempts=0,
+                        )
+                    )
+                    return OpenPaymentResult(status=PaymentStatus.PENDING, attempts=0)
+                return OpenPaymentResult(
+                    status=PaymentStatus(payment.status),
+                    attempts=payment.attempts,
+                    last_attempt=await _last_attempt(session, payment),
+                )
+        except IntegrityError:
+            # A concurrent insert of the same row: the retry reads it. (The message quotes values: drop it.)
+            raise ApplicationError("ledger row created concurrently", type="LedgerConflict") from None
+
+    @activity.defn
+    async def mark_paid(self, input: SettleAttemptInput) -> None:
+        """Attempt SUCCEEDED, payment PAID; the beneficiary leaves PAYMENT_ON_HOLD once nothing else is on hold."""
+        async with self.sessions.begin() as session:
+            attempt, payment = await _attempt_and_payment(session, input.attempt_id)
+            _resolve(attempt, AttemptStatus.SUCCEEDED, LATE_SUCCESS_REASON if input.late else None)
+            attempt.partner_reference = input.partner_reference or attempt.partner_reference
+            if payment.status != PaymentStatus.PAID:
+                # Even over a cancellation: the money moved, so the ledger must say so (clawback counts it).
+                payment.status, payment.reason, payment.paid_at = PaymentStatus.PAID, None, datetime.now(UTC)
+                payment.partner_client_code, payment.account_number = (
+                    attempt.partner_client_code,
+                    attempt.account_number,
+                )
+            await _release_hold(session, payment.registration_id)
+
+    @activity.defn
+    async def mark_on_hold(self, input: SettleAttemptInput) -> None:
+        """Attempt FAILED, payment ON_HOLD with the partner's reason, beneficiary PAYMENT_ON_HOLD."""
+        async with self.sessions.begin() as session:
+            attempt, payment = await _attempt_and_payment(session, input.attempt_id)
+            _resolve(attempt, AttemptStatus.FAILED, input.reason)
+            if payment.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+                return
+            payment.status, payment.reason = PaymentStatus.ON_HOLD, input.reason
+            await _hold(session, payment.registration_id)
+
+    @activity.defn
+    async def cancel(self, input: CancelPaymentInput) -> None:
+        """Close an unpaid payment as CANCELLED (revocation); the journey sets the beneficiary's status itself."""
+        async with self.sessions.begin() as session:
+            payment = await _payment(session, input.payment_id)
+            if input.attempt_id is not None:
+                attempt, _ = await _attempt_and_payment(session, input.attempt_id)
+                _resolve(attempt, AttemptStatus.FAILED, input.reason)
+            if payment.status != PaymentStatus.PAID:
+                payment.status = PaymentStatus.CANCELLED
+                payment.reason = input.reason or payment.reason
+
+    @activity.defn
+    async def record_late_success(self, input: SettleAttemptInput) -> None:
+        """A success reported for an attempt closed as failed, after the payment was settled otherwise:
+        money moved twice (or after cancellation). Recorded on the attempt for reconciliation, never re-paid."""
+        async with self.sessions.begin() as session:
+            attempt, _ = await _attempt_and_payment(session, input.attempt_id)
+            if attempt.status == AttemptStatus.FAILED:
+                attempt.status = AttemptStatus.LATE_SUCCEEDED
+                attempt.partner_reference = input.partner_reference or attempt.partner_reference
+        log.warning("payment anomaly: late success for failed attempt %s", input.attempt_id)
+
+
+def _resolve(attempt: PaymentAttempt, status: AttemptStatus, reason: str | None) -> None:
+    if attempt.status == AttemptStatus.PENDING or (
+        attempt.status == AttemptStatus.FAILED and status is AttemptStatus.SUCCEEDED
+    ):
+        attempt.status, attempt.reason, attempt.resolved_at = status, reason, datetime.now(UTC)
+
+
+async def _payment(session: AsyncSession, payment_id: str) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise ApplicationError(f"no ledger row {payment_id}", type="InvalidInput", non_retryable=True)
+    return payment
+
+
+async def _attempt_and_payment(session: AsyncSession, attempt_id: str) -> tuple[PaymentAttempt, Payment]:
+    attempt = await session.get(PaymentAttempt, attempt_id)
+    if attempt is None:
+        raise ApplicationError(f"no attempt {attempt_id}", type="InvalidInput", non_retryable=True)
+    return attempt, await _payment(session, attempt.payment_id)
+
+
+async def _last_attempt(session: AsyncSession, payment: Payment) -> LastAttempt | None:
+    if payment.attempts == 0:
+        return None
+    attempt = await session.get(PaymentAttempt, attempt_id_for(payment.payment_id, payment.attempts))
+    if attempt is None:
+        return None
+    return LastAttempt(
+        attempt_id=attempt.attempt_id,
+        status=AttemptStatus(attempt.status),
+        partner_client_code=attempt.partner_client_code,
+        account_number=attempt.account_number,
+        reason=attempt.reason,
+        partner_reference=attempt.partner_reference,
+    )
+
+
+async def _hold(session: AsyncSession, registration_id: str) -> None:
+    beneficiary = await session.get(Beneficiary, registration_id, with_for_update=True)
+    if beneficiary is None or beneficiary.status in (*FINAL_STATUSES, JourneyStatus.PAYMENT_ON_HOLD):
+        return
+    beneficiary.detail = {**(beneficiary.detail or {}), STATUS_BEFORE_HOLD: beneficiary.status}
+    beneficiary.status = JourneyStatus.PAYMENT_ON_HOLD
+
+
+async def _release_hold(session: AsyncSession, registration_id: str) -> None:
+    beneficiary = await session.get(Beneficiary, registration_id, with_for_update=True)
+    if beneficiary is None or beneficiary.status != JourneyStatus.PAYMENT_ON_HOLD:
+        return
+    still_held = await session.scalar(
+        select(func.count())
+        .select_from(Payment)
+        .where(Payment.registration_id == registration_id, Payment.status == PaymentStatus.ON_HOLD)
+    )
+    if still_held:
+        return
+    detail = dict(beneficiary.detail or {})
+    beneficiary.status = detail.pop(STATUS_BEFORE_HOLD, JourneyStatus.INCENTIVES)
+    beneficiary.detail = detail

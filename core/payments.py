@@ -1,0 +1,246 @@
+"""Payment messages and ids. Imported by workflows, so: pydantic, stdlib and core only.
+
+Exactly-once rests on two deterministic keys: the payment id (one per registration, kind and number: the
+Disbursement workflow id and the ledger row's key) and the attempt id (the partner's idempotency key).
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from core.domain import PaymentKind, PaymentStatus
+
+# How the Disbursement workflow tells its parent (the journey) that a payment went on hold or left it.
+PAYMENT_HOLD_SIGNAL = "payment_hold"
+
+
+def payment_id_for(registration_id: str, kind: PaymentKind, number: int) -> str:
+    return f"PAY-{registration_id}-{'I' if kind is PaymentKind.INCENTIVE else 'S'}{number}"
+
+
+def payment_workflow_id(payment_id: str) -> str:
+    return f"payment-{payment_id}"
+
+
+def attempt_id_for(payment_id: str, n: int) -> str:
+    """Attempt n of a payment; also its idempotency key at the partner (retries of one attempt reuse it)."""
+    return f"{payment_id}-A{n}"
+
+
+def payment_task_queue(client_code: str) -> str:
+    """Each payment partner's activities have their own queue, so each can be rate-limited."""
+    return f"payments-{client_code}"
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC day: reconciliation counts by UTC day on both sides."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def reconciliation_id(day: date) -> str:
+    """One report per day at a time: concurrent requests for the same day share the run."""
+    return f"reconciliation-{day.isoformat()}"
+
+
+class AttemptStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    # The partner reported success for an attempt the ledger had closed as failed, after the payment was
+    # paid by another attempt or cancelled: money moved twice or after cancellation. Reconciliation lists it.
+    LATE_SUCCEEDED = "LATE_SUCCEEDED"
+
+
+class PartnerAnswer(StrEnum):
+    """What the partner said about one attempt; UNKNOWN = no answer in time, NOT_RECEIVED = it never got it."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+    UNKNOWN = "UNKNOWN"
+    NOT_RECEIVED = "NOT_RECEIVED"
+
+
+class DisburseInput(BaseModel):
+    payment_id: str
+    registration_id: str
+    kind: PaymentKind
+    number: int
+    amount: int = Field(gt=0)
+    partner_client_code: str
+    # Personal data: fine in (encrypted) payloads, never in ids, logs or search attributes.
+    account_number: str
+    nik: str
+    time_scale: float = Field(1.0, gt=0)
+    # Signal the parent workflow (PAYMENT_HOLD_SIGNAL) when the payment goes on hold or leaves it.
+    notify_parent: bool = False
+
+
+class DisburseResult(BaseModel):
+    payment_id: str
+    status: PaymentStatus  # PAID or CANCELLED
+    attempts: int
+    partner_client_code: str | None = None
+    amount: int = 0
+
+
+class PaymentHoldSignal(BaseModel):
+    payment_id: str
+    on_hold: bool
+    reason: str | None = None
+
+
+class CallbackStatus(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class AttemptStatusSignal(BaseModel):
+    """A payment partner's callback for one attempt (validated by the API against the ledger first)."""
+
+    attempt_id: str
+    # The partner that sent it (the attempt's partner: the API checked), asked again if the answer is odd.
+    partner_client_code: str
+    status: CallbackStatus
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
+class RetryPaymentInput(BaseModel):
+    partner_client_code: str | None = None
+    account_number: str | None = None
+    requested_by: str
+
+
+class RetryOutcome(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    EKYC_FAILED = "EKYC_FAILED"
+    PARTNER_UNAVAILABLE = "PARTNER_UNAVAILABLE"
+
+
+class RetryPaymentResult(BaseModel):
+    payment_id: str
+    outcome: RetryOutcome
+    reason: str | None = None
+
+
+class PaymentState(BaseModel):
+    """The workflow's own view (query `state`)."""
+
+    payment_id: str
+    status: PaymentStatus
+    attempts: int
+    partner_client_code: str
+    reason: str | None = None
+    cancel_requested: bool = False
+
+
+# --- activity messages ---
+
+
+class OpenPaymentInput(BaseModel):
+    payment_id: str
+    registration_id: str
+    kind: PaymentKind
+    number: int
+    amount: int
+    partner_client_code: str
+    account_number: str
+
+
+class LastAttempt(BaseModel):
+    attempt_id: str
+    status: AttemptStatus
+    partner_client_code: str
+    account_number: str
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
+class OpenPaymentResult(BaseModel):
+    """The ledger row as found or created: a rerun of the workflow resumes from it instead of paying again."""
+
+    status: PaymentStatus
+    attempts: int
+    last_attempt: LastAttempt | None = None
+
+
+class AttemptInput(BaseModel):
+    payment_id: str
+    attempt_id: str
+    attempt_no: int
+    partner_client_code: str
+    account_number: str
+    nik: str
+    amount: int
+
+
+class AttemptAnswer(BaseModel):
+    answer: PartnerAnswer
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
+class CheckStatusInput(BaseModel):
+    partner_client_code: str
+    attempt_id: str
+
+
+class SettleAttemptInput(BaseModel):
+    payment_id: str
+    attempt_id: str
+    reason: str | None = None
+    partner_reference: str | None = None
+    # The partner reported success after we had closed this attempt as failed.
+    late: bool = False
+
+
+class CancelPaymentInput(BaseModel):
+    payment_id: str
+    # The attempt that was resolved as failed while the cancellation waited for it, if any.
+    attempt_id: str | None = None
+    reason: str | None = None
+
+
+class VerifyAccountInput(BaseModel):
+    partner_client_code: str
+    account_number: str
+    nik: str
+
+
+# --- reconciliation ---
+
+
+class ReconcileInput(BaseModel):
+    day: date
+    partner_client_codes: list[str]
+
+
+class ReconcilePartnerInput(BaseModel):
+    partner_client_code: str
+    day: date
+
+
+class ReconciliationDifference(BaseModel):
+    idempotency_key: str
+    # UNKNOWN_TO_LEDGER, NOT_PAID_IN_LEDGER, LATE_SUCCESS, OTHER_DAY, MISSING_AT_PARTNER
+    kind: str
+    ledger_status: str | None = None
+    partner_status: str | None = None
+    amount: int = 0
+
+
+class PartnerStatement(BaseModel):
+    partner_client_code: str
+    available: bool = True
+    count: int = 0
+    total: int = 0
+    differences: list[ReconciliationDifference] = Field(default_factory=list)
+    differences_total: int = 0
+
+
+class ReconcileResult(BaseModel):
+    day: date
+    statements: list[PartnerStatement]

@@ -1,0 +1,148 @@
+"""Journey part 3 on the real dev server with compressed time: account linking, monthly incentives,
+surveys, holds and revocation — money checked against the payment partner's own records."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from core.contracts import LinkAccountResult, PurchaseResult
+from db.models import Beneficiary, Payment
+from tests.workflows.conftest import wait_status
+from tests.workflows.harness import awarded, order
+
+ACCOUNT = "081234567890"
+
+
+@pytest.fixture
+def harness(fast_harness):
+    return fast_harness
+
+
+async def trained(harness, profile="prakerja-2020", link=True, review=True):
+    """Awarded, bought a course, completed it (and reviewed it, linked an e-wallet)."""
+    handle = await awarded(harness, profile)
+    nik = harness.persons[-1].nik
+    harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
+    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    await handle.signal("completion", {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()})
+    if review:
+        await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    if link:
+        assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
+    return handle
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def link_account(handle, partner, account) -> LinkAccountResult:
+    return await handle.execute_update(
+        "link_payment_account",
+        {"partner_client_code": partner, "account_number": account},
+        result_type=LinkAccountResult,
+    )
+
+
+async def windows(harness, handle) -> list[dict]:
+    async with harness.sessions() as s:
+        b = await s.get(Beneficiary, handle.id.removeprefix("journey-"))
+    return b.detail["surveys"]
+
+
+async def answer_surveys(harness, handle, numbers) -> None:
+    for w in await windows(harness, handle):
+        if w["survey_no"] not in numbers:
+            continue
+        wait = (datetime.fromisoformat(w["opens_at"]) - datetime.now(UTC)).total_seconds()
+        await asyncio.sleep(max(wait, 0) + 0.1)
+        await handle.signal("survey_submitted", {"survey_no": w["survey_no"], "submitted_at": _now()})
+
+
+async def ledger(harness, handle) -> dict[str, str]:
+    rid = handle.id.removeprefix("journey-")
+    async with harness.sessions() as s:
+        rows = await s.scalars(select(Payment).where(Payment.registration_id == rid))
+        return {f"{p.kind[0]}{p.number}": (p.status, p.amount) for p in rows}
+
+
+@pytest.mark.parametrize(
+    ("profile", "incentives", "surveys"),
+    [("prakerja-2020", 4, 3), ("prakerja-2023", 1, 2)],
+)
+async def test_whole_schedule_is_paid_exactly_once(harness, profile, incentives, surveys):
+    handle = await trained(harness, profile)
+    await answer_surveys(harness, handle, range(1, surveys + 1))
+    result = await asyncio.wait_for(handle.result(), timeout=60)
+    assert result.status == "COMPLETED"
+    paid = harness.world.payments.received("EWALLET")
+    assert sorted(p.amount for p in paid) == sorted([600_000] * incentives + [50_000] * surveys)
+    assert len({p.idempotency_key for p in paid}) == len(paid)
+    assert {p.account_number for p in paid} == {ACCOUNT}
+    expected = {f"I{n}": ("PAID", 600_000) for n in range(1, incentives + 1)}
+    expected |= {f"S{n}": ("PAID", 50_000) for n in range(1, surveys + 1)}
+    assert await ledger(harness, handle) == expected
+
+
+async def test_unanswered_survey_expires_unpaid(harness):
+    handle = await trained(harness, "prakerja-2023")
+    await answer_surveys(harness, handle, [2])
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+    assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 600_000]
+
+
+async def test_first_incentive_waits_for_review_and_account(harness):
+    handle = await trained(harness, "prakerja-2023", link=False, review=False)
+    await asyncio.sleep(1.5)
+    assert harness.world.payments.received("EWALLET") == []
+    await handle.signal("review", {"purchase_ref": "P-1", "rating": 4})
+    await asyncio.sleep(1.0)
+    assert harness.world.payments.received("EWALLET") == []  # still no account: waits, never skipped
+    refused = await link_account(handle, "EWALLET", "000000")
+    assert (refused.verified, refused.reason) == (False, "ACCOUNT_NOT_FOUND")
+    assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
+    async with asyncio.timeout(20):
+        while not harness.world.payments.received("EWALLET"):
+            await asyncio.sleep(0.1)
+    assert [p.amount for p in harness.world.payments.received("EWALLET")] == [600_000]
+
+
+async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(harness):
+    handle = await awarded(harness, "prakerja-2023")
+    nik = harness.persons[-1].nik
+    harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status="CLOSED")
+    harness.world.add_payment_account("BANK", "1234567890", nik, kyc=True)
+    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    await handle.signal("completion", {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()})
+    await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    assert (await link_account(handle, "EWALLET", ACCOUNT)).verified is False  # e-KYC refuses a closed account
+    harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)  # reopened ...
+    assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
+    harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status="CLOSED")  # ... closed again
+    await wait_status(handle, "PAYMENT_ON_HOLD", timeout=30)
+    payment = harness.client.get_workflow_handle(f"payment-PAY-{handle.id.removeprefix('journey-')}-I1")
+    outcome = await payment.execute_update(
+        "retry", {"partner_client_code": "BANK", "account_number": "1234567890", "requested_by": "support-1"}
+    )
+    assert outcome["outcome"] == "ACCEPTED"
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+    assert [p.amount for p in harness.world.payments.received("BANK")] == [600_000]
+    assert [p.status for p in harness.world.payments.received("EWALLET")] == ["FAILED"]
+
+
+async def test_revocation_stops_future_payments_and_records_the_clawback(harness):
+    handle = await trained(harness, "prakerja-2020")
+    async with asyncio.timeout(20):
+        while not harness.world.payments.received("EWALLET"):
+            await asyncio.sleep(0.1)
+    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    assert (await asyncio.wait_for(handle.result(), timeout=30)).status == "REVOKED"
+    await asyncio.sleep(4)  # well past the next monthly timer: nothing more is paid
+    paid = [p.amount for p in harness.world.payments.received("EWALLET") if p.status == "SUCCEEDED"]
+    from db.models import Clawback
+
+    async with harness.sessions() as s:
+        claw = await s.get(Clawback, handle.id.removeprefix("journey-"))
+    assert claw is not None and claw.amount == sum(paid) and sum(paid) >= 600_000

@@ -1,0 +1,153 @@
+"""Payment workers: one activity worker per payment partner queue, each rate-limited on the server.
+
+Payment partners are discovered from the database at start and re-checked every few seconds, so a
+partner registered later through the admin API gets its worker without a restart. The Disbursement and
+Reconciliation workflows and the ledger activities run on the journey queue (see `PAYMENT_WORKFLOWS`
+and `payment_journey_activities`).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.payments import PaymentActivities
+from activities.reconciliation import ReconciliationActivities
+from adapters.factory import Adapters
+from core.domain import PartnerKind
+from core.payments import payment_task_queue
+from core.settings import Settings
+from db.models import Partner
+from workflows.disbursement import Disbursement
+from workflows.reconciliation import Reconciliation
+
+log = logging.getLogger("prakerja.worker.payments")
+
+PAYMENT_WORKFLOWS: Sequence[type] = (Disbursement, Reconciliation)
+# Activities per second across all workers of one partner's queue (enforced by the Temporal server).
+# TODO(settings): make it PRAKERJA_PAYMENT_RATE_PER_S (and per partner) once core/settings.py has it.
+DEFAULT_PARTNER_RATE_PER_S = 20.0
+REFRESH_INTERVAL_S = 10.0
+
+
+def payment_journey_activities(
+    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    """Ledger activities, served on the journey queue next to the Disbursement workflow."""
+    payments = PaymentActivities(adapters.payments, sessions, settings.api_public_url)
+    return [
+        payments.open_payment,
+        payments.mark_paid,
+        payments.mark_on_hold,
+        payments.cancel,
+        payments.record_late_success,
+    ]
+
+
+def partner_activities(
+    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    """Partner calls, served on each partner's own queue."""
+    payments = PaymentActivities(adapters.payments, sessions, settings.api_public_url)
+    reconciliation = ReconciliationActivities(adapters.payments, sessions)
+    return [payments.disburse, payments.check_status, payments.verify_account, reconciliation.reconcile_partner]
+
+
+class PaymentWorkers:
+    """Runs (and keeps running) one Worker per payment partner known to the database."""
+
+    def __init__(
+        self,
+        client: Client,
+        activities: Sequence[Callable[..., Any]],
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        rate_per_s: float = DEFAULT_PARTNER_RATE_PER_S,
+        refresh_interval_s: float = REFRESH_INTERVAL_S,
+    ) -> None:
+        self._client = client
+        self._activities = list(activities)
+        self._sessions = sessions
+        self._rate = rate_per_s
+        self._interval = refresh_interval_s
+        self._running: dict[str, tuple[Worker, asyncio.Task[None]]] = {}
+        self._stop = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    @property
+    def partners(self) -> list[str]:
+        return sorted(self._running)
+
+    async def refresh(self) -> list[str]:
+        """Start a worker for each payment partner without a live one; returns the client codes started."""
+        async with self._sessions() as session:
+            codes = list(await session.scalars(select(Partner.client_code).where(Partner.kind == PartnerKind.PAYMENT)))
+        started = []
+        for code in codes:
+            running = self._running.get(code)
+            if running is not None and not running[1].done():
+                continue
+            self._running[code] = self._start(code)
+            started.append(code)
+        if started:
+            log.info("payment workers started for %s", ", ".join(started))
+        return started
+
+    def _start(self, code: str) -> tuple[Worker, asyncio.Task[None]]:
+        worker = Worker(
+            self._client,
+            task_queue=payment_task_queue(code),
+            activities=self._activities,
+            max_task_queue_activities_per_second=self._rate,
+            # An in-flight disbursement cut short is safe (same key next time), but let it finish if it can.
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        )
+        return worker, asyncio.create_task(worker.run(), name=f"payment-worker-{code}")
+
+    async def run(self) -> None:
+        """Serve until `shutdown()`; a partner whose worker died gets a new one at the next refresh."""
+        while not self._stop.is_set():
+            try:
+                await self.refresh()
+            except Exception as exc:  # the database may be briefly away: keep serving the known partners
+                log.warning("payment partner refresh failed (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+        await self._shutdown_workers()
+
+    async def shutdown(self) -> None:
+        self._stop.set()
+        if self._loop is not None:
+            await self._loop
+        else:
+            await self._shutdown_workers()
+
+    async def _shutdown_workers(self) -> None:
+        running, self._running = list(self._running.values()), {}
+        await asyncio.gather(*(w.shutdown() for w, task in running if not task.done()), return_exceptions=True)
+        await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+
+    async def __aenter__(self) -> "PaymentWorkers":
+        await self.refresh()
+        self._loop = asyncio.create_task(self.run())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.shutdown()
+
+
+def build_payment_workers(
+    client: Client, settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+) -> PaymentWorkers:
+    """The partner-queue workers of one worker process (run with `run()`/`shutdown()` or `async with`)."""
+    return PaymentWorkers(client, partner_activities(settings, adapters, sessions), sessions)

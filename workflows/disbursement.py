@@ -1,0 +1,374 @@
+"""One payment, exactly once: a child workflow per (beneficiary, kind, number), id `payment-<payment_id>`.
+
+Attempt n of a payment has the id (and partner idempotency key) `<payment_id>-A<n>`. An attempt is always
+resolved (callback, or the partner's status for its key) before another one may start, so a payment can
+never be sent twice under two keys. A definitive failure puts it ON_HOLD until support retries it.
+"""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payments import PaymentActivities
+    from adapters.payment import KycResult
+    from core.domain import PaymentStatus
+    from core.payments import (
+        PAYMENT_HOLD_SIGNAL,
+        AttemptAnswer,
+        AttemptInput,
+        AttemptStatus,
+        AttemptStatusSignal,
+        CallbackStatus,
+        CancelPaymentInput,
+        CheckStatusInput,
+        DisburseInput,
+        DisburseResult,
+        OpenPaymentInput,
+        PartnerAnswer,
+        PaymentHoldSignal,
+        PaymentState,
+        RetryOutcome,
+        RetryPaymentInput,
+        RetryPaymentResult,
+        SettleAttemptInput,
+        VerifyAccountInput,
+        attempt_id_for,
+        payment_task_queue,
+    )
+    from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
+    from workflows.options import DATABASE_CALL
+
+# Money waits out a partner outage instead of failing: no overall deadline, backoff up to 5 minutes.
+PAYMENT_PARTNER_CALL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        non_retryable_error_types=["InvalidInput"],
+    ),
+}
+# e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
+KYC_CALL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "schedule_to_close_timeout": timedelta(seconds=45),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5)),
+}
+# How long an asynchronous partner gets to call back before we ask it (programme time, scaled) ...
+CALLBACK_WINDOW = timedelta(hours=1)
+# ... but callbacks travel in real time: a high time scale never shrinks the wait below this.
+MIN_CALLBACK_WINDOW = timedelta(seconds=15)
+MAX_CALLBACK_WINDOW = timedelta(days=1)
+
+Outcome = tuple[str, AttemptAnswer]  # (attempt_id, a definitive SUCCEEDED or FAILED answer)
+
+
+def kyc_options(client_code: str) -> dict[str, Any]:
+    """Options for `PaymentActivities.verify_account` (e-KYC), on that partner's queue."""
+    return {"task_queue": payment_task_queue(client_code), **KYC_CALL}
+
+
+@workflow.defn
+class Disbursement:
+    @workflow.init
+    def __init__(self, input: DisburseInput) -> None:
+        # The input is known before any handler runs (a callback may be delivered with the start).
+        self.input = input
+        self.partner, self.account = input.partner_client_code, input.account_number
+        self.status = PaymentStatus.PENDING
+        self.attempts = 0
+        self.reason: str | None = None
+        self.callbacks: dict[str, AttemptStatusSignal] = {}
+        self.failed: set[str] = set()  # attempts the ledger has closed as failed
+        self.late: list[AttemptStatusSignal] = []  # successes reported for those
+        self.retry_request: RetryPaymentInput | None = None
+        self.retry_in_progress = False
+        self.cancel_requested = False
+        self.on_hold = False
+        self.published: tuple[str, bool] | None = None
+
+    @workflow.run
+    async def run(self, input: DisburseInput) -> DisburseResult:
+        work = asyncio.create_task(self._pay())
+        result = await self._despite_cancellation(work)
+        await self._despite_cancellation(asyncio.ensure_future(workflow.wait_condition(workflow.all_handlers_finished)))
+        return result
+
+    async def _despite_cancellation(self, task: "asyncio.Future[Any]") -> Any:
+        """Cancellation (a revocation) is a request: no new attempt starts, but money already sent is resolved."""
+        while True:
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                self.cancel_requested = True
+
+    async def _pay(self) -> DisburseResult:
+        outcome = await self._open()
+        while self.status not in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+            if outcome is None:
+                if self.cancel_requested:
+                    await self._cancel()
+                    break
+                outcome = await self._attempt()
+            outcome = await self._settle(*outcome)
+        await self._record_late_successes()
+        return DisburseResult(
+            payment_id=self.input.payment_id,
+            status=self.status,
+            attempts=self.attempts,
+            partner_client_code=self.partner,
+            amount=self.input.amount if self.status is PaymentStatus.PAID else 0,
+        )
+
+    async def _open(self) -> Outcome | None:
+        """Open the ledger row; a rerun resumes from it (an unresolved attempt is resolved before anything else)."""
+        opened = await self._db(
+            PaymentActivities.open_payment,
+            OpenPaymentInput(**self.input.model_dump(include=set(OpenPaymentInput.model_fields))),
+        )
+        self.status, self.attempts, last = opened.status, opened.attempts, opened.last_attempt
+        if last is not None:
+            self.partner, self.account = last.partner_client_code, last.account_number
+        await self._publish(on_hold=False)
+        if last is None or self.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+            return None
+        if last.status is AttemptStatus.FAILED:
+            return last.attempt_id, AttemptAnswer(answer=PartnerAnswer.FAILED, reason=last.reason)
+        return last.attempt_id, await self._resolve(self._attempt_input(last.attempt_id), PartnerAnswer.UNKNOWN)
+
+    async def _attempt(self) -> Outcome:
+        self.attempts += 1
+        request = self._attempt_input(attempt_id_for(self.input.payment_id, self.attempts))
+        answer = await self._partner(PaymentActivities.disburse, request)
+        return request.attempt_id, await self._resolve(request, answer.answer, answer)
+
+    def _attempt_input(self, attempt_id: str) -> AttemptInput:
+        return AttemptInput(
+            payment_id=self.input.payment_id,
+            attempt_id=attempt_id,
+            attempt_no=int(attempt_id.rsplit("-A", 1)[1]),
+            partner_client_code=self.partner,
+            account_number=self.account,
+            nik=self.input.nik,
+            amount=self.input.amount,
+        )
+
+    async def _resolve(
+        self, request: AttemptInput, state: PartnerAnswer, answer: AttemptAnswer | None = None
+    ) -> AttemptAnswer:
+        """Turn the partner's first answer into a definitive one: wait for its callback, or ask for the key."""
+        window = max(CALLBACK_WINDOW / self.input.time_scale, MIN_CALLBACK_WINDOW)
+        check = CheckStatusInput(partner_client_code=request.partner_client_code, attempt_id=request.attempt_id)
+        while True:
+            if (callback := self.callbacks.get(request.attempt_id)) is not None:
+                return _from_callback(callback)
+            if state in (PartnerAnswer.SUCCEEDED, PartnerAnswer.FAILED):
+                assert answer is not None
+                return answer
+            if state is PartnerAnswer.NOT_RECEIVED:
+                # The partner never got it: sending the same key again cannot pay twice.
+                answer = await self._partner(PaymentActivities.disburse, request)
+            elif state is PartnerAnswer.UNKNOWN:
+                answer = await self._partner(PaymentActivities.check_status, check)
+            else:  # PENDING: the partner calls back; if it does not in time, ask it
+                try:
+                    await workflow.wait_condition(
+                        lambda: request.attempt_id in self.callbacks, timeout=window, timeout_summary="partner callback"
+                    )
+                    continue
+                except TimeoutError:
+                    window = min(window * 2, max(MAX_CALLBACK_WINDOW / self.input.time_scale, MIN_CALLBACK_WINDOW))
+                    answer = await self._partner(PaymentActivities.check_status, check)
+            state = answer.answer
+
+    async def _settle(self, attempt_id: str, answer: AttemptAnswer) -> Outcome | None:
+        """Record a definitive answer; after a failure, wait on hold. Returns a late success to settle, or None."""
+        settle = SettleAttemptInput(
+            payment_id=self.input.payment_id,
+            attempt_id=attempt_id,
+            reason=answer.reason,
+            partner_reference=answer.partner_reference,
+            late=attempt_id in self.failed,
+        )
+        if answer.answer is PartnerAnswer.SUCCEEDED:
+            await self._db(PaymentActivities.mark_paid, settle)
+            self.status, self.reason = PaymentStatus.PAID, None
+            await self._publish(on_hold=False)
+            return None
+        self.failed.add(attempt_id)
+        if late := await self._confirmed_late_success():
+            return late
+        if self.cancel_requested:
+            await self._cancel(settle)
+            return None
+        await self._db(PaymentActivities.mark_on_hold, settle)
+        self.status, self.reason = PaymentStatus.ON_HOLD, answer.reason
+        await self._publish(on_hold=True)
+        return await self._on_hold()
+
+    async def _on_hold(self) -> Outcome | None:
+        """Wait for people: a support retry, a cancellation, or news that an earlier attempt did pay."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self.retry_request is not None or self.cancel_requested or bool(self.late)
+            )
+            if late := await self._confirmed_late_success():
+                return late
+            if self.cancel_requested:
+                await self._cancel()
+                return None
+            if self.retry_request is not None:
+                break
+        request, self.retry_request = self.retry_request, None
+        self.partner = request.partner_client_code or self.partner
+        self.account = request.account_number or self.account
+        self.status, self.reason = PaymentStatus.PENDING, None
+        await self._publish(on_hold=False)
+        return None
+
+    async def _confirmed_late_success(self) -> Outcome | None:
+        """A success reported for a failed attempt counts only if the partner's own record says so."""
+        while self.late:
+            callback = self.late.pop(0)
+            answer = await self._partner(
+                PaymentActivities.check_status,
+                CheckStatusInput(partner_client_code=callback.partner_client_code, attempt_id=callback.attempt_id),
+            )
+            if answer.answer is PartnerAnswer.SUCCEEDED:
+                workflow.logger.warning("payment %s: late success for %s", self.input.payment_id, callback.attempt_id)
+                return callback.attempt_id, answer
+        return None
+
+    async def _cancel(self, failed: SettleAttemptInput | None = None) -> None:
+        cancel = CancelPaymentInput(payment_id=self.input.payment_id)
+        if failed is not None:
+            cancel = CancelPaymentInput(
+                payment_id=failed.payment_id, attempt_id=failed.attempt_id, reason=failed.reason
+            )
+        await self._db(PaymentActivities.cancel, cancel)
+        self.status = PaymentStatus.CANCELLED
+        await self._publish(on_hold=False)
+
+    async def _record_late_successes(self) -> None:
+        """Successes reported for failed attempts once the payment was settled otherwise: if the partner confirms,
+        money moved twice (or after cancellation). Recorded for reconciliation, never re-paid."""
+        while late := await self._confirmed_late_success():
+            attempt_id, answer = late
+            await self._db(
+                PaymentActivities.record_late_success,
+                SettleAttemptInput(
+                    payment_id=self.input.payment_id,
+                    attempt_id=attempt_id,
+                    partner_reference=answer.partner_reference,
+                    late=True,
+                ),
+            )
+
+    async def _publish(self, on_hold: bool) -> None:
+        """Search attributes and the UI summary (ids and codes only); tell the parent when a hold starts or ends."""
+        changed = on_hold != self.on_hold
+        self.on_hold = on_hold
+        if (self.partner, on_hold) != self.published:
+            self.published = (self.partner, on_hold)
+            workflow.upsert_search_attributes(
+                [SA_PAYMENT_PARTNER.value_set(self.partner), SA_ON_HOLD.value_set(on_hold)]
+            )
+        details = f"**{self.status.value}** · {self.input.kind.value} #{self.input.number} · Rp {self.input.amount:,}"
+        details += f"\n\nattempts: {self.attempts} · partner: {self.partner}"
+        if self.reason:
+            details += f"\n\nreason: {self.reason}"
+        workflow.set_current_details(details)
+        parent = workflow.info().parent
+        if changed and self.input.notify_parent and parent is not None:
+            signal = PaymentHoldSignal(payment_id=self.input.payment_id, on_hold=on_hold, reason=self.reason)
+            try:
+                await workflow.get_external_workflow_handle(parent.workflow_id).signal(PAYMENT_HOLD_SIGNAL, signal)
+            except Exception:  # a parent already gone needs no news; the ledger holds the truth
+                workflow.logger.info("payment %s: parent not told about hold change", self.input.payment_id)
+
+    async def _db(self, activity: Any, arg: Any) -> Any:
+        return await workflow.execute_activity_method(activity, arg, **DATABASE_CALL)
+
+    async def _partner(self, activity: Any, arg: Any) -> AttemptAnswer:
+        queue = payment_task_queue(arg.partner_client_code)
+        return await workflow.execute_activity_method(activity, arg, task_queue=queue, **PAYMENT_PARTNER_CALL)
+
+    @workflow.signal
+    def attempt_status(self, signal: AttemptStatusSignal) -> None:
+        """A partner's callback; applied once per attempt. A repeat changes nothing; a success reported for
+        an attempt already closed as failed is checked with the partner and, if true, settles the payment
+        (or is recorded as an anomaly if the payment was settled otherwise)."""
+        if not signal.attempt_id.startswith(f"{self.input.payment_id}-A"):
+            return
+        first = self.callbacks.setdefault(signal.attempt_id, signal)
+        contradicts = first is not signal and first.status is CallbackStatus.FAILED
+        if signal.status is CallbackStatus.SUCCEEDED and (signal.attempt_id in self.failed or contradicts):
+            if all(late.attempt_id != signal.attempt_id for late in self.late):
+                self.late.append(signal)
+
+    @workflow.update
+    async def retry(self, input: RetryPaymentInput) -> RetryPaymentResult:
+        """Support retries a payment on hold, optionally to another partner/account (which must pass e-KYC)."""
+        self.retry_in_progress = True
+        try:
+            partner = input.partner_client_code or self.partner
+            account = input.account_number or self.account
+            if (partner, account) != (self.partner, self.account):
+                kyc = await self._verify(partner, account)
+                if kyc is None:
+                    return self._retry_result(RetryOutcome.PARTNER_UNAVAILABLE)
+                if not kyc.verified:
+                    return self._retry_result(RetryOutcome.EKYC_FAILED, kyc.reason)
+            if self.status is not PaymentStatus.ON_HOLD or self.cancel_requested:
+                raise ApplicationError("the payment left ON_HOLD meanwhile", type="PAYMENT_NOT_ON_HOLD")
+            self.retry_request = input.model_copy(update={"partner_client_code": partner, "account_number": account})
+            return self._retry_result(RetryOutcome.ACCEPTED)
+        finally:
+            self.retry_in_progress = False
+
+    @retry.validator
+    def _only_on_hold(self, input: RetryPaymentInput) -> None:
+        if (
+            self.status is not PaymentStatus.ON_HOLD
+            or self.cancel_requested
+            or self.retry_in_progress
+            or self.retry_request is not None
+        ):
+            raise ApplicationError(f"payment is {self.status.value}, not ON_HOLD", type="PAYMENT_NOT_ON_HOLD")
+
+    async def _verify(self, partner: str, account: str) -> KycResult | None:
+        try:
+            return await workflow.execute_activity_method(
+                PaymentActivities.verify_account,
+                VerifyAccountInput(partner_client_code=partner, account_number=account, nik=self.input.nik),
+                **kyc_options(partner),
+            )
+        except ActivityError:
+            return None
+
+    def _retry_result(self, outcome: RetryOutcome, reason: str | None = None) -> RetryPaymentResult:
+        return RetryPaymentResult(payment_id=self.input.payment_id, outcome=outcome, reason=reason)
+
+    @workflow.query
+    def state(self) -> PaymentState:
+        return PaymentState(
+            payment_id=self.input.payment_id,
+            status=self.status,
+            attempts=self.attempts,
+            partner_client_code=self.partner,
+            reason=self.reason,
+            cancel_requested=self.cancel_requested,
+        )
+
+
+def _from_callback(callback: AttemptStatusSignal) -> AttemptAnswer:
+    return AttemptAnswer(
+        answer=PartnerAnswer(callback.status.value),
+        reason=callback.reason,
+        partner_reference=callback.partner_reference,
+    )
