@@ -9,14 +9,13 @@ from adapters.factory import build_adapters
 from core.contracts import JourneyState
 from core.settings import Settings
 from core.temporal import data_converter
+from db.models import Partner
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
 from tests.conftest import BIN, register_search_attributes, test_settings
 from tests.workflows.harness import Harness
-from db.models import Partner
 from workers.main import build_workers
 from workers.payments import build_payment_workers
-
 
 PAYMENT_PARTNERS = ("EWALLET", "BANK")
 

@@ -145,6 +145,7 @@ class Harness:
                         return
                 await asyncio.sleep(0.05)
 
+
 async def awarded(harness: Harness, profile: str = "prakerja-2020", **person: object) -> WorkflowHandle:
     """A journey that has passed every check and won a wave."""
     from tests.workflows.conftest import wait_status

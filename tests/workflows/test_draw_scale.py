@@ -1,0 +1,75 @@
+"""A wave draw over 10 000 eligible applicants seeded straight into the database (no journeys behind them).
+
+Every draw-result signal answers NOT_FOUND and is counted as missing: that must not fail the draw. Timing
+is the benchmark's business (`benchmarks/draw_10k.py`), not this test's.
+"""
+
+import uuid
+from collections import Counter
+
+from sqlalchemy import select
+from temporalio.worker import Worker
+
+from activities.draw import DrawActivities
+from benchmarks.pool import PROVINCE_QUOTAS, PROVINCES, seed_drawing_wave, seed_pool
+from core.contracts import DrawSummary, WaveDrawInput, draw_id
+from core.domain import JourneyStatus, WaveStatus
+from core.selection import draw
+from core.terms import terms_for
+from db.models import Beneficiary, Wave, WaveEntry
+from workflows.draw import WaveDraw
+
+POOL, QUOTA = 10_000, 3_000
+
+
+async def run_draw(client, sessions, wave_id: str, seed: str) -> DrawSummary:
+    activities = DrawActivities(sessions, terms_for)
+    task_queue = f"draw-scale-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[WaveDraw],
+        activities=[activities.select_winners, activities.notify_batch],
+    ):
+        return await client.execute_workflow(
+            WaveDraw.run,
+            WaveDrawInput(wave_id=wave_id, seed=seed),
+            id=draw_id(wave_id),
+            task_queue=task_queue,
+            result_type=DrawSummary,
+        )
+
+
+async def test_draw_of_ten_thousand_respects_quotas_and_is_rederivable(ts_env, sessions):
+    wave_id, seed = f"WAVE-{uuid.uuid4().hex[:8].upper()}", uuid.uuid4().hex
+    await seed_pool(sessions, POOL, tag="scale")
+    await seed_drawing_wave(sessions, wave_id, QUOTA, seed, province_quotas=PROVINCE_QUOTAS)
+
+    summary = await run_draw(ts_env.client, sessions, wave_id, seed)
+
+    assert (summary.pool_size, summary.selected) == (POOL, QUOTA)
+    async with sessions() as s:
+        wave = await s.get(Wave, wave_id)
+        entries = (await s.execute(select(WaveEntry).where(WaveEntry.wave_id == wave_id))).scalars().all()
+        rows = {b.registration_id: b for b in (await s.scalars(select(Beneficiary))).all()}
+    assert (wave.status, wave.pool_size, wave.selected, wave.seed) == (WaveStatus.DRAWN, POOL, QUOTA, seed)
+    assert wave.drawn_at is not None
+    assert len(entries) == POOL and all(e.notified for e in entries)
+
+    winners = {e.registration_id for e in entries if e.selected}
+    per_province = Counter(e.province for e in entries if e.selected)
+    assert len(winners) == QUOTA
+    assert (per_province["Aceh"], per_province["Bali"]) == (PROVINCE_QUOTAS["Aceh"], PROVINCE_QUOTAS["Bali"])
+    assert set(per_province) == set(PROVINCES)
+
+    # Winners left the pool for their award; everyone else stays in it for the next wave.
+    assert all(not rows[r].in_pool and rows[r].wave_id == wave_id for r in winners)
+    losers = [b for r, b in rows.items() if r not in winners]
+    assert len(losers) == POOL - QUOTA
+    assert all(b.in_pool and b.status == JourneyStatus.NOT_SELECTED and b.wave_id == wave_id for b in losers)
+
+    # Anyone holding the seed and the recorded pool re-derives the same selection.
+    recorded_pool = [(e.registration_id, e.province) for e in entries]
+    assert draw(seed, recorded_pool, QUOTA, PROVINCE_QUOTAS) == winners
+    assert draw(seed, reversed(recorded_pool), QUOTA, PROVINCE_QUOTAS) == winners
+    assert draw("another seed", recorded_pool, QUOTA, PROVINCE_QUOTAS) != winners

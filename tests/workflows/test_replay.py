@@ -1,0 +1,89 @@
+"""Replay recorded histories against today's workflow code: a change that would break running journeys fails here.
+
+The fixtures in `histories/` were recorded from real runs (time-skipping server, simulated partners). If this
+test fails after a change to a workflow, the change is not replay-safe: journeys already running would hit a
+non-determinism error. Make such changes with `workflow.patched("<change-id>")` (old branch kept for old
+histories) instead of refreshing the fixtures. Refresh them only for a deliberate break that no running workflow
+can meet (e.g. before the first production release), with
+
+    .venv/bin/python -m benchmarks.record_histories        # = RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py
+
+The recorded paths end before training (rejected, ineligible, revoked while waiting, purchase deadline missed)
+and include one wave draw.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.worker import Replayer
+
+from core.contracts import draw_id
+from core.settings import Settings
+from core.temporal import data_converter
+from tests.workflows.conftest import wait_status
+from tests.workflows.harness import Person
+from workflows.draw import WaveDraw
+from workflows.journey import BeneficiaryJourney
+
+HISTORIES = Path(__file__).parent / "histories"
+RECORDING = os.environ.get("RECORD_HISTORIES") == "1"
+
+
+def recorded() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+def load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+@pytest.mark.skipif(RECORDING, reason="recording: replay the fresh fixtures in a second run")
+@pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
+async def test_recorded_history_replays(path: Path):
+    history = load(path)
+    replayer = Replayer(workflows=[BeneficiaryJourney, WaveDraw], data_converter=data_converter(Settings().codec_keys))
+
+    result = await replayer.replay_workflow(history)
+
+    assert result.replay_failure is None
+
+
+def test_every_workflow_and_path_has_a_history():
+    names = {path.stem for path in recorded()}
+    assert names >= {
+        "journey_rejected",
+        "journey_ineligible",
+        "journey_revoked_while_waiting",
+        "journey_purchase_deadline_missed",
+        "wave_draw",
+    }
+
+
+async def save(handle: WorkflowHandle, name: str) -> None:
+    history = await handle.fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+@pytest.mark.skipif(not RECORDING, reason="set RECORD_HISTORIES=1 to re-record the replay fixtures")
+async def test_record_histories(harness):
+    rejected = await harness.register(Person())  # unknown to the civil registry
+    ineligible = await harness.register(harness.citizen(is_student=True))
+    waiting = await harness.register(harness.citizen())
+    await wait_status(waiting, "WAITING_FOR_WAVE")
+    await waiting.signal("revoke", {"reason": "fraud report", "requested_by": "op-1"})
+    for handle, status in ((rejected, "REJECTED"), (ineligible, "INELIGIBLE"), (waiting, "REVOKED")):
+        assert (await handle.result()).status == status
+    awarded = await harness.register(harness.citizen())
+    await wait_status(awarded, "WAITING_FOR_WAVE")
+    wave_id = await harness.open_wave(quota=1)
+    await harness.draw(wave_id, seed="recorded")
+    assert (await awarded.result()).reasons == ["PURCHASE_DEADLINE_MISSED"]  # skips the 30 days
+
+    HISTORIES.mkdir(exist_ok=True)
+    await save(rejected, "journey_rejected")
+    await save(ineligible, "journey_ineligible")
+    await save(waiting, "journey_revoked_while_waiting")
+    await save(awarded, "journey_purchase_deadline_missed")
+    await save(harness.client.get_workflow_handle(draw_id(wave_id)), "wave_draw")
