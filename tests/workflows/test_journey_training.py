@@ -157,3 +157,17 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(harness):
     assert kinds == [("CARD_BLOCKED", None), ("PURCHASE_VOIDED", "P-1")]
     with pytest.raises(RPCError):  # the journey is closed: nothing can be bought any more
         await buy(handle, "P-3")
+
+
+async def test_programme_close_returns_the_unused_balance(clock_harness, own_clock):
+    harness = clock_harness
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await handle.signal("completion", completion("P-1"))
+    await wait_status(handle, "INCENTIVES")
+    await own_clock.sleep(timedelta(days=366))
+    async with asyncio.timeout(15):
+        while ("TREASURY_RETURN", -600_000) not in await ledger(harness, handle):
+            await asyncio.sleep(0.1)
+    assert (await wait_status(handle, "INCENTIVES")).balance == 0
+    assert await refusal(buy(handle, "P-2", price=1)) == "PROGRAMME_CLOSED"
