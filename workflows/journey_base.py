@@ -1,0 +1,94 @@
+"""State every part of the beneficiary journey shares, and how it is shown (search attributes, details)."""
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ChildWorkflowHandle
+
+with workflow.unsafe.imports_passed_through():
+    from core.contracts import (
+        LinkAccountUpdate,
+        PurchaseResult,
+        PurchaseUpdate,
+        RevokeSignal,
+        StartJourneyInput,
+        SurveyWindow,
+    )
+    from core.domain import JourneyStatus, PurchaseStatus
+    from core.payments import DisburseResult
+    from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
+    from core.terms import ProgrammeTerms
+
+SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
+
+
+def refuse(code: str, message: str) -> ApplicationError:
+    """A business refusal of an update; `type` is the API's problem code."""
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+class JourneyBase:
+    input: StartJourneyInput
+
+    def __init__(self) -> None:
+        self.status = JourneyStatus.REGISTERED
+        self.reasons: list[str] = []
+        self.wave_id: str | None = None
+        self.prakerja_number: str | None = None
+        self.balance = 0
+        self.terms: ProgrammeTerms | None = None
+        self.draws_seen: list[str] = []
+        self.revocation: RevokeSignal | None = None
+        self.finishing = False  # past this point a revocation no longer interrupts (the journey is ending)
+        self.closed = False  # the programme's close date has passed: the balance went back to the treasury
+        self.purchases: dict[str, PurchaseUpdate] = {}
+        self.purchase_status: dict[str, PurchaseStatus] = {}
+        self.purchase_results: dict[str, PurchaseResult] = {}
+        self.completed: list[str] = []
+        self.first_completion_at: datetime | None = None
+        self.reviewed: set[str] = set()
+        self.ignored_signals: list[str] = []
+        self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
+        self.survey_windows: list[SurveyWindow] = []
+        self.surveys_submitted: set[int] = set()
+        self.account: LinkAccountUpdate | None = None
+        self.on_hold: set[str] = set()
+        self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
+        self.paid: dict[str, str] = {}
+
+    def _set_status(self, status: JourneyStatus, province: str | None = None) -> None:
+        self.status = status
+        updates = [SA_STATUS.value_set(status.value)]
+        if province:
+            updates.append(SA_PROVINCE.value_set(province))
+        if self.wave_id:
+            updates.append(SA_WAVE.value_set(self.wave_id))
+        if self.terms:
+            updates.append(SA_PROFILE.value_set(self.terms.profile))
+        if self.account:
+            updates.append(SA_PAYMENT_PARTNER.value_set(self.account.partner_client_code))
+        updates.append(SA_ON_HOLD.value_set(bool(self.on_hold)))
+        workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        lines = [f"**{self.status.value}**"]
+        if self.reasons:
+            lines.append("reasons: " + ", ".join(self.reasons))
+        if self.wave_id:
+            lines.append(f"wave: {self.wave_id}")
+        if self.prakerja_number:
+            lines.append(f"training balance: Rp {self.balance:,}")
+        if self.purchases:
+            done = sum(1 for s in self.purchase_status.values() if s == PurchaseStatus.COMPLETED)
+            lines.append(f"purchases: {len(self.purchases)}, completed: {done}")
+        if self.paid:
+            lines.append("payments: " + ", ".join(f"{p.rsplit('-', 1)[-1]} {s}" for p, s in self.paid.items()))
+        if self.on_hold:
+            lines.append(f"payments on hold: {len(self.on_hold)}")
+        return "\n\n".join(lines)
+
+    # --- draw and revocation -------------------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""The journey's training part: purchases and cancellations (updates), completions and reviews (signals)."""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.training import TrainingActivities
+    from core.contracts import (
+        CancelPurchaseResult,
+        CancelPurchaseUpdate,
+        CompletionSignal,
+        PurchaseResult,
+        PurchaseUpdate,
+        RecordPurchaseInput,
+        ReviewSignal,
+    )
+    from core.domain import JourneyStatus, PurchaseStatus
+    from workflows.journey_base import SPENDING, JourneyBase, refuse
+    from workflows.options import DATABASE_CALL
+
+
+class TrainingHandlers(JourneyBase):
+    @workflow.update
+    async def purchase(self, update: PurchaseUpdate) -> PurchaseResult:
+        """Debit the training balance for a course; the same purchase_ref again returns the same result."""
+        async with self.money_lock:
+            if update.purchase_ref not in self.purchases:
+                self._check_purchase(update)  # again under the lock: a concurrent purchase may have spent it
+                self.purchases[update.purchase_ref] = update
+                self.purchase_status[update.purchase_ref] = PurchaseStatus.PURCHASED
+                self.balance -= update.price
+                self.purchase_results[update.purchase_ref] = PurchaseResult(
+                    purchase_ref=update.purchase_ref, price=update.price, balance_remaining=self.balance
+                )
+                await workflow.execute_activity_method(
+                    TrainingActivities.record_purchase,
+                    RecordPurchaseInput(registration_id=self.input.registration_id, purchase=update),
+                    **DATABASE_CALL,
+                )
+                self._set_status(self.status)
+            return self.purchase_results[update.purchase_ref]
+
+    @purchase.validator
+    def _check_purchase(self, update: PurchaseUpdate) -> None:
+        known = self.purchases.get(update.purchase_ref)
+        if known is not None:
+            if (known.course_id, known.marketplace_client_code) != (update.course_id, update.marketplace_client_code):
+                raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref already used for another purchase")
+            return
+        if self.revocation is not None or self.status == JourneyStatus.REVOKED:
+            raise refuse("REVOKED", "the card is revoked")
+        if self.prakerja_number is None or self.status not in SPENDING or self.finishing:
+            raise refuse("NOT_AWARDED", "the card cannot buy training now")
+        if self.closed:
+            raise refuse("PROGRAMME_CLOSED", "the programme has closed")
+        if update.price > self.balance:
+            raise refuse("INSUFFICIENT_BALANCE", f"price {update.price} exceeds the remaining balance {self.balance}")
+
+    @workflow.update
+    async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:
+        """Cancel a purchase that was not completed and refund its price (once)."""
+        async with self.money_lock:
+            self._check_cancel(update)
+            if self.purchase_status[update.purchase_ref] == PurchaseStatus.PURCHASED:
+                self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
+                if not self.closed and not self.finishing:
+                    self.balance += self.purchases[update.purchase_ref].price
+                await workflow.execute_activity_method(TrainingActivities.cancel_purchase, update, **DATABASE_CALL)
+            return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
+
+    @cancel_purchase.validator
+    def _check_cancel(self, update: CancelPurchaseUpdate) -> None:
+        status = self.purchase_status.get(update.purchase_ref)
+        if status is None:
+            raise refuse("PURCHASE_NOT_FOUND", "no such purchase on this card")
+        if status == PurchaseStatus.COMPLETED:
+            raise refuse("PURCHASE_COMPLETED", "a completed training cannot be cancelled")
+        if status == PurchaseStatus.PURCHASED and (self.finishing or self.revocation is not None):
+            raise refuse("REVOKED", "the card is revoked")
+
+    @workflow.signal
+    def completion(self, signal: CompletionSignal) -> None:
+        """A partner reports a completed training; only the first completion unlocks incentives."""
+        status = self.purchase_status.get(signal.purchase_ref)
+        if status != PurchaseStatus.PURCHASED:
+            if status != PurchaseStatus.COMPLETED:
+                self.ignored_signals.append(f"completion:{signal.purchase_ref}:{status}")
+            return
+        self.purchase_status[signal.purchase_ref] = PurchaseStatus.COMPLETED
+        self.completed.append(signal.purchase_ref)
+        if self.first_completion_at is None:
+            self.first_completion_at = workflow.now()
+
+    @workflow.signal
+    def review(self, signal: ReviewSignal) -> None:
+        """The beneficiary reviewed a completed training (required before the first incentive)."""
+        if self.purchase_status.get(signal.purchase_ref) == PurchaseStatus.COMPLETED:
+            self.reviewed.add(signal.purchase_ref)
+        else:
+            self.ignored_signals.append(f"review:{signal.purchase_ref}")
+
+    # --- money: account linking (update), survey submissions and payment holds (signals) ------------
