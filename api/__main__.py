@@ -6,6 +6,7 @@ import logging
 import uvicorn
 
 from api.app import create_app
+from core.logs import configure_logging
 
 
 def main() -> None:
@@ -14,7 +15,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.getLevelNamesMapping()[args.log_level.upper()])
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from activities.identity import IdentityActivities
 from activities.programme import ProgrammeActivities
 from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters, build_adapters
+from core.logs import configure_logging
 from core.settings import Settings
 from core.temporal import connect
 from core.terms import terms_for
@@ -68,6 +70,9 @@ def build_workers(
             task_queue=settings.task_queue,
             workflows=list(WORKFLOWS),
             activities=activities or journey_activities(settings, adapters, sessions),
+            # Let running activities finish their transaction on shutdown: one cancelled mid-write could
+            # leave SQLite's write lock with a pooled connection.
+            graceful_shutdown_timeout=timedelta(seconds=5),
         )
     ]
 
@@ -93,7 +98,7 @@ async def run(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     asyncio.run(run(Settings()))
 
 

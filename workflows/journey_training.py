@@ -1,6 +1,7 @@
 """The journey's training part: purchases and cancellations (updates), completions and reviews (signals)."""
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.training import TrainingActivities
@@ -31,11 +32,18 @@ class TrainingHandlers(JourneyBase):
                 self.purchase_results[update.purchase_ref] = PurchaseResult(
                     purchase_ref=update.purchase_ref, price=update.price, balance_remaining=self.balance
                 )
-                await workflow.execute_activity_method(
-                    TrainingActivities.record_purchase,
-                    RecordPurchaseInput(registration_id=self.input.registration_id, purchase=update),
-                    **DATABASE_CALL,
-                )
+                try:
+                    await workflow.execute_activity_method(
+                        TrainingActivities.record_purchase,
+                        RecordPurchaseInput(registration_id=self.input.registration_id, purchase=update),
+                        **DATABASE_CALL,
+                    )
+                except ActivityError:
+                    # The ledger refused it: the same purchase_ref won the race on another card. Undo.
+                    del self.purchases[update.purchase_ref], self.purchase_status[update.purchase_ref]
+                    del self.purchase_results[update.purchase_ref]
+                    self.balance += update.price
+                    raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref was used for another card") from None
                 self._set_status(self.status)
             return self.purchase_results[update.purchase_ref]
 

@@ -6,6 +6,7 @@ is the benchmark's business (`benchmarks/draw_10k.py`), not this test's.
 
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import select
 from temporalio.worker import Worker
@@ -37,6 +38,9 @@ async def run_draw(client, sessions, wave_id: str, seed: str) -> DrawSummary:
             id=draw_id(wave_id),
             task_queue=task_queue,
             result_type=DrawSummary,
+            # A failing activity retries forever, and the time-skipping server skips its backoff: bound the
+            # run in workflow time so a broken draw fails this test instead of spinning.
+            execution_timeout=timedelta(hours=1),
         )
 
 
