@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     face_match_threshold: float = Field(0.8, ge=0, le=1, validation_alias=_env("PRAKERJA_FACE_MATCH_THRESHOLD"))
     ui_origin: str = Field("http://127.0.0.1:8233", validation_alias=_env("PRAKERJA_UI_ORIGIN"))
     api_public_url: str = Field("http://127.0.0.1:8000", validation_alias=_env("PRAKERJA_API_URL"))
+    # Partner-call activities per second on each payment partner's queue (enforced by the Temporal server).
+    payment_rate_per_s: float = Field(20.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_RATE_PER_S"))
     signature_window_s: int = Field(300, validation_alias=_env("PRAKERJA_SIGNATURE_WINDOW_S"))
 
     @model_validator(mode="after")

@@ -32,8 +32,8 @@ from workflows.reconciliation import Reconciliation
 log = logging.getLogger("prakerja.worker.payments")
 
 PAYMENT_WORKFLOWS: Sequence[type] = (Disbursement, Reconciliation)
-# Activities per second across all workers of one partner's queue (enforced by the Temporal server).
-# TODO(settings): make it PRAKERJA_PAYMENT_RATE_PER_S (and per partner) once core/settings.py has it.
+# Activities per second across all workers of one partner's queue (enforced by the Temporal server);
+# the worker process takes it from PRAKERJA_PAYMENT_RATE_PER_S.
 DEFAULT_PARTNER_RATE_PER_S = 20.0
 REFRESH_INTERVAL_S = 10.0
 
@@ -150,4 +150,6 @@ def build_payment_workers(
     client: Client, settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
 ) -> PaymentWorkers:
     """The partner-queue workers of one worker process (run with `run()`/`shutdown()` or `async with`)."""
-    return PaymentWorkers(client, partner_activities(settings, adapters, sessions), sessions)
+    return PaymentWorkers(
+        client, partner_activities(settings, adapters, sessions), sessions, rate_per_s=settings.payment_rate_per_s
+    )

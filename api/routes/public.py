@@ -1,5 +1,6 @@
 """Beneficiary endpoints: registration (no auth) and the beneficiary's own journey view."""
 
+import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from core.terms import terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
 
+log = logging.getLogger("prakerja.api.registration")
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
 
 
@@ -64,6 +66,7 @@ async def register(body: RegistrationRequest, session: SessionDep, settings: Set
     try:
         await _start_journey(client, settings, registration_id, body, hashed_nik)
     except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered
+        log.warning("journey %s could not start: %s", registration_id, type(err).__name__)
         await registrations.withdraw(session, registration_id)
         raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err
     return RegistrationResponse(
@@ -135,11 +138,12 @@ async def review(
         raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No training {purchase_ref} of yours.")
     if purchase.status != PurchaseStatus.COMPLETED:
         raise ProblemError(409, "TRAINING_NOT_COMPLETED", "Only a completed training can be reviewed.")
-    purchase.review_rating, purchase.review_text = body.rating, body.text
-    await session.commit()
+    # The journey first: a review it refuses (it has ended) must not show as recorded either.
     await journeys.signal(
         client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)
     )
+    purchase.review_rating, purchase.review_text = body.rating, body.text
+    await session.commit()
     return ReviewResponse(purchase_ref=purchase_ref, rating=body.rating)
 
 
