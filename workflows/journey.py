@@ -62,6 +62,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             VerifyIdentityInput(registration_id=input.registration_id, applicant=input.applicant),
             **PARTNER_CALL,
         )
+        self._stop_if_revoked()
         if identity.reasons:
             return await self._end(JourneyStatus.REJECTED, identity.reasons)
         eligibility = await workflow.execute_activity_method(
@@ -76,6 +77,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             ),
             **PARTNER_CALL,
         )
+        self._stop_if_revoked()
         if eligibility.reasons:
             return await self._end(JourneyStatus.INELIGIBLE, eligibility.reasons)
         self.wave_id = eligibility.wave_id
@@ -94,6 +96,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         self.prakerja_number = award.prakerja_number
         self.balance = award.balance
         self._set_status(JourneyStatus.AWARDED)
+        self._stop_if_revoked()
 
     async def _training(self) -> JourneyResult:
         terms = self.terms
@@ -101,7 +104,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         closing = asyncio.create_task(self._close_programme(terms))
         try:
             await workflow.wait_condition(
-                lambda: bool(self.purchases),
+                lambda: self.recorded_purchases > 0,
                 timeout=terms.days(terms.purchase_deadline_days),
                 timeout_summary="first purchase deadline",
             )
@@ -156,6 +159,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             **DATABASE_CALL,
         )
         self._set_status(JourneyStatus.INCENTIVES)
+        self._stop_if_revoked()
 
     async def _revoke(self, reasons: list[str]) -> JourneyResult:
         async with self.money_lock:

@@ -47,6 +47,7 @@ class JourneyBase:
         self.purchases: dict[str, PurchaseUpdate] = {}
         self.purchase_status: dict[str, PurchaseStatus] = {}
         self.purchase_results: dict[str, PurchaseResult] = {}
+        self.recorded_purchases = 0  # purchases the ledger has accepted (the deadline watches these)
         self.completed: list[str] = []
         self.first_completion_at: datetime | None = None
         self.reviewed: set[str] = set()
@@ -58,6 +59,12 @@ class JourneyBase:
         self.on_hold: set[str] = set()
         self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
         self.paid: dict[str, str] = {}
+
+    def _stop_if_revoked(self) -> None:
+        """Call after any step whose result can arrive in the same task as a revocation: the step then
+        finished despite `run()` cancelling the body, and the revocation must still win before the next."""
+        if self.revocation is not None and not self.finishing:
+            raise asyncio.CancelledError()
 
     def _set_status(self, status: JourneyStatus, province: str | None = None) -> None:
         self.status = status

@@ -71,6 +71,7 @@ class MoneyHandlers(JourneyBase):
         result = await handle
         self.paid[payment_id] = result.status.value
         self._set_status(self.status)
+        self._stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
 
     async def _settle_payments(self) -> None:
         """After a revocation cancelled them, wait for payments to resolve what is already in flight."""

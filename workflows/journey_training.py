@@ -24,8 +24,9 @@ class TrainingHandlers(JourneyBase):
     async def purchase(self, update: PurchaseUpdate) -> PurchaseResult:
         """Debit the training balance for a course; the same purchase_ref again returns the same result."""
         async with self.money_lock:
+            # Again under the lock: a concurrent purchase may have spent the balance or taken the purchase_ref.
+            self._check_purchase(update)
             if update.purchase_ref not in self.purchases:
-                self._check_purchase(update)  # again under the lock: a concurrent purchase may have spent it
                 self.purchases[update.purchase_ref] = update
                 self.purchase_status[update.purchase_ref] = PurchaseStatus.PURCHASED
                 self.balance -= update.price
@@ -44,6 +45,7 @@ class TrainingHandlers(JourneyBase):
                     del self.purchase_results[update.purchase_ref]
                     self.balance += update.price
                     raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref was used for another card") from None
+                self.recorded_purchases += 1
                 self._set_status(self.status)
             return self.purchase_results[update.purchase_ref]
 

@@ -1,9 +1,9 @@
 """Marketplace and training-provider endpoints: purchases (updates), cancellations, completions (signals)."""
 
-from datetime import datetime
+import uuid
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from api import journeys
@@ -30,7 +30,7 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purchase_ref: str = Field(pattern=REF)
     certificate_number: str = Field(min_length=1, max_length=128)
-    completed_at: datetime
+    completed_at: AwareDatetime  # RFC 3339: a time without an offset is ambiguous
 
 
 class CompletionResponse(BaseModel):
@@ -43,13 +43,14 @@ async def purchase(
     body: PurchaseRequest, partner: MarketplaceDep, session: SessionDep, client: TemporalDep, request: Request
 ) -> PurchaseResult:
     """Buy a course with a card's training balance. Repeating a purchase_ref returns the same body, one debit."""
+    add_audit_detail(request, purchase_ref=body.purchase_ref)  # refused calls too
     course = await session.get(Course, body.course_id)
     if course is None:
         raise ProblemError(404, "COURSE_NOT_FOUND", f"No course {body.course_id} in the catalogue.")
     beneficiary = await session.scalar(select(Beneficiary).where(Beneficiary.prakerja_number == body.prakerja_number))
     if beneficiary is None:
         raise ProblemError(404, "CARD_NOT_FOUND", "No card with that number.")
-    add_audit_detail(request, purchase_ref=body.purchase_ref, registration_id=beneficiary.registration_id)
+    add_audit_detail(request, registration_id=beneficiary.registration_id)
     existing = await session.get(Purchase, body.purchase_ref)
     if existing is not None and (existing.registration_id, existing.course_id, existing.marketplace_client_code) != (
         beneficiary.registration_id,
@@ -66,9 +67,9 @@ async def purchase(
         marketplace_client_code=partner.client_code,
         provider_client_code=course.provider_client_code,
     )
-    # The update id carries what was bought: an identical repeat is deduplicated by Temporal, a conflicting
-    # reuse of the purchase_ref reaches the validator (PURCHASE_REF_CONFLICT) even when both race.
-    update_id = f"purchase-{body.purchase_ref}-{course.course_id}-{partner.client_code}"
+    # Idempotency lives in the journey (keyed by purchase_ref, under its money lock), not in the update id:
+    # Temporal would also replay a cached refusal (say INSUFFICIENT_BALANCE) after a cancel freed balance.
+    update_id = f"purchase-{body.purchase_ref}-{uuid.uuid4().hex}"
     return await journeys.update(client, beneficiary.registration_id, "purchase", order, update_id, PurchaseResult)
 
 
@@ -109,6 +110,7 @@ async def complete(
     request: Request,
 ) -> CompletionResponse:
     """The selling marketplace or the course's provider reports a completed training. Repeats change nothing."""
+    add_audit_detail(request, purchase_ref=body.purchase_ref)  # refused calls too
     purchase = await _purchase_for(session, body.purchase_ref)
     seller = partner.kind == PartnerKind.MARKETPLACE and purchase.marketplace_client_code == partner.client_code
     provider = partner.kind == PartnerKind.TRAINING_PROVIDER and purchase.provider_client_code == partner.client_code
@@ -116,7 +118,7 @@ async def complete(
         raise ProblemError(
             403, "FORBIDDEN_PARTNER", "Only the selling marketplace or the course's provider may report this."
         )
-    add_audit_detail(request, purchase_ref=body.purchase_ref, registration_id=purchase.registration_id)
+    add_audit_detail(request, registration_id=purchase.registration_id)
     if purchase.status == PurchaseStatus.CANCELLED:
         raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
     beneficiary = await session.get(Beneficiary, purchase.registration_id)
@@ -130,6 +132,10 @@ async def complete(
         )
     )
     await session.commit()
+    # A cancellation may have landed between the read above and this write: then nothing was completed.
+    now = await session.scalar(select(Purchase.status).where(Purchase.purchase_ref == body.purchase_ref))
+    if now == PurchaseStatus.CANCELLED:
+        raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
     # Sent on repeats too: the journey applies it once per purchase_ref, and a lost first signal is healed.
     signal = CompletionSignal(
         purchase_ref=body.purchase_ref, certificate_number=body.certificate_number, completed_at=body.completed_at

@@ -171,3 +171,19 @@ async def test_programme_close_returns_the_unused_balance(clock_harness, own_clo
             await asyncio.sleep(0.1)
     assert (await wait_status(handle, "INCENTIVES")).balance == 0
     assert await refusal(buy(handle, "P-2", price=1)) == "PROGRAMME_CLOSED"
+
+
+async def test_revocation_racing_the_first_completion_always_wins(harness):
+    """The revoke signal lands in the same workflow task as an activity's result: it must never be lost."""
+    handles = [await awarded(harness) for _ in range(8)]
+    for i, handle in enumerate(handles):
+        await buy(handle, f"P-{i}")
+
+    async def complete_then_revoke(i, handle):
+        await handle.signal("completion", completion(f"P-{i}"))
+        await asyncio.sleep(i * 0.01)  # sweep the revocation across the schedule_surveys activity's run
+        await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+
+    await asyncio.gather(*(complete_then_revoke(i, h) for i, h in enumerate(handles)))
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=60)
+    assert {r.status for r in results} == {"REVOKED"}
