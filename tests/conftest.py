@@ -4,6 +4,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -37,12 +38,22 @@ def test_settings(tmp_path: Path | None = None, **overrides: object) -> Settings
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def _reset_postgres(url: str) -> AsyncEngine:
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    return engine
+@asynccontextmanager
+async def scratch_postgres(url: str, label: str) -> AsyncIterator[AsyncEngine]:
+    """A database of this session's own next to TEST_POSTGRES_URL's, dropped afterwards: runs sharing
+    the server (two developers, a developer and CI) never see each other's tables."""
+    name = f"{url.rsplit('/', 1)[1]}_{label}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @pytest_asyncio.fixture(scope="session", params=BACKENDS)
@@ -52,9 +63,11 @@ async def migrated_engine(
     """One migrated database per backend for the whole session (migrations themselves are under test)."""
     if request.param == "postgres":
         assert POSTGRES_URL
-        engine = await _reset_postgres(POSTGRES_URL)
-    else:
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/test.db")
+        async with scratch_postgres(POSTGRES_URL, "suite") as engine:
+            await upgrade(engine)
+            yield engine
+        return
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/test.db")
     await upgrade(engine)
     yield engine
     await engine.dispose()

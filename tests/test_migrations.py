@@ -1,29 +1,31 @@
 """Migrations run up, down and up again on each backend, and leave the schema the models describe."""
 
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.migrate import downgrade, upgrade
 from db.models import Base
 from db.session import make_engine
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, scratch_postgres
 
 
-async def _fresh(backend: str, tmp_path) -> tuple[AsyncEngine, AsyncEngine | None, str | None]:
-    if backend == "sqlite":
-        return make_engine(f"sqlite+aiosqlite:///{tmp_path}/migrations.db"), None, None
-    if not POSTGRES_URL:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    name = f"prakerja_migrations_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    return make_engine(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"), admin, name
+@asynccontextmanager
+async def _fresh(backend: str, tmp_path) -> AsyncIterator[AsyncEngine]:
+    if backend == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("TEST_POSTGRES_URL is not set")
+        async with scratch_postgres(POSTGRES_URL, "migrations") as engine:
+            yield engine
+        return
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/migrations.db")
+    yield engine
+    await engine.dispose()
 
 
 async def _tables(engine: AsyncEngine) -> set[str]:
@@ -39,8 +41,7 @@ def _drift(connection) -> list:
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_up_down_up_matches_the_models(backend, tmp_path):
-    engine, admin, name = await _fresh(backend, tmp_path)
-    try:
+    async with _fresh(backend, tmp_path) as engine:
         await upgrade(engine)
         assert await _tables(engine) == set(Base.metadata.tables)
         async with engine.connect() as conn:
@@ -49,9 +50,3 @@ async def test_up_down_up_matches_the_models(backend, tmp_path):
         assert await _tables(engine) == set()
         await upgrade(engine)
         assert await _tables(engine) == set(Base.metadata.tables)
-    finally:
-        await engine.dispose()
-        if admin is not None:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            await admin.dispose()
