@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -218,7 +218,18 @@ async def submit_survey(
         await session.commit()  # the (registration, survey) key admits one submission, even under a race
     except IntegrityError:
         raise ProblemError(409, "SURVEY_ALREADY_SUBMITTED", f"Survey {survey_no} was already submitted.") from None
-    await journeys.signal(
-        client, beneficiary.registration_id, "survey_submitted", SurveySignal(survey_no=survey_no, submitted_at=now)
-    )
+    try:
+        await journeys.signal(
+            client, beneficiary.registration_id, "survey_submitted", SurveySignal(survey_no=survey_no, submitted_at=now)
+        )
+    except Exception:
+        # The journey never heard of it (Temporal unreachable, journey over): take the answer back, or the
+        # beneficiary's next try would be refused as already submitted and the survey never paid.
+        await session.execute(
+            delete(SurveyResponse).where(
+                SurveyResponse.registration_id == beneficiary.registration_id, SurveyResponse.survey_no == survey_no
+            )
+        )
+        await session.commit()
+        raise
     return SurveyResponseBody(survey_no=survey_no, status=SurveyStatus.SUBMITTED)

@@ -1,5 +1,6 @@
 """Support staff: payments by status, retrying a payment on hold, and the daily reconciliation report."""
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -27,7 +28,6 @@ from core.payments import (
     payment_workflow_id,
     reconciliation_id,
 )
-from core.security import keyed_hash
 from db.models import Beneficiary, Partner, Payment, PaymentAttempt
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
@@ -111,7 +111,6 @@ async def list_payments(
 async def retry_payment(
     payment_id: str,
     session: SessionDep,
-    settings: SettingsDep,
     client: TemporalDep,
     staff: SupportDep,
     request: Request,
@@ -128,9 +127,9 @@ async def retry_payment(
     if payment.status != PaymentStatus.ON_HOLD:
         raise ProblemError(409, "PAYMENT_NOT_ON_HOLD", f"The payment is {payment.status}, not ON_HOLD.")
     retry = RetryPaymentInput(partner_client_code=partner, account_number=account, requested_by=staff.staff_id)
-    # One retry per hold and target: a repeated request gets the first one's answer instead of a second retry.
-    target = keyed_hash(settings.secret_key, "retry", f"{partner}|{account}")[:16]
-    update_id = f"retry-{payment.attempts}-{target}"
+    # A fresh update id per request: the workflow's validator already admits one retry per hold, and a refusal
+    # (e-KYC failed, partner unavailable) must be asked again next time, not replayed from the first answer.
+    update_id = f"retry-{payment.attempts}-{uuid.uuid4().hex}"
     result = await _execute_retry(client, payment_id, retry, update_id)
     if result.outcome is RetryOutcome.EKYC_FAILED:
         raise ProblemError(
