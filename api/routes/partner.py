@@ -1,5 +1,6 @@
 """Marketplace and training-provider endpoints: purchases (updates), cancellations, completions (signals)."""
 
+import asyncio
 import uuid
 
 from fastapi import APIRouter, Request, status
@@ -16,6 +17,7 @@ from db.models import Beneficiary, Course, Purchase
 
 router = APIRouter(prefix="/v1/partners", tags=["partner"], responses=problem_responses(401, 403, 404, 409, 422))
 
+AWARD_GAP_RETRIES = 10
 REF = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
@@ -69,8 +71,19 @@ async def purchase(
     )
     # Idempotency lives in the journey (keyed by purchase_ref, under its money lock), not in the update id:
     # Temporal would also replay a cached refusal (say INSUFFICIENT_BALANCE) after a cancel freed balance.
-    update_id = f"purchase-{body.purchase_ref}-{uuid.uuid4().hex}"
-    return await journeys.update(client, beneficiary.registration_id, "purchase", order, update_id, PurchaseResult)
+    for attempt in range(AWARD_GAP_RETRIES):
+        update_id = f"purchase-{body.purchase_ref}-{uuid.uuid4().hex}"
+        try:
+            return await journeys.update(
+                client, beneficiary.registration_id, "purchase", order, update_id, PurchaseResult
+            )
+        except ProblemError as err:
+            # The card exists (the award activity wrote it) but the journey has not applied the award yet:
+            # a gap of one workflow task, so try again shortly instead of refusing the marketplace.
+            if err.code != "NOT_AWARDED" or attempt == AWARD_GAP_RETRIES - 1:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
 
 
 async def _purchase_for(session: SessionDep, purchase_ref: str) -> Purchase:
