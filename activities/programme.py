@@ -66,7 +66,7 @@ class ProgrammeActivities:
                     )
                 )
             voided = await self._void_purchases(session, input)
-            returned = await self._return_balance(session, input.registration_id)
+            returned = await projection.return_to_treasury(session, input.registration_id, "revocation")
             clawback = await self._clawback(session, input)
             await projection.set_status(
                 session, input.registration_id, JourneyStatus.REVOKED, input.reasons, balance=0, in_pool=False
@@ -101,19 +101,6 @@ class ProgrammeActivities:
                 )
         await session.flush()
         return voided
-
-    async def _return_balance(self, session: AsyncSession, registration_id: str) -> int:
-        remaining = await projection.balance_of(session, registration_id)
-        if remaining > 0:
-            session.add(
-                BalanceEntry(
-                    registration_id=registration_id,
-                    kind=BalanceEntryKind.TREASURY_RETURN,
-                    amount=-remaining,
-                    reference="revocation",
-                )
-            )
-        return remaining
 
     async def _clawback(self, session: AsyncSession, input: RevokeInput) -> int:
         payments = list(await session.scalars(select(Payment).where(Payment.registration_id == input.registration_id)))

@@ -74,11 +74,7 @@ class TrainingActivities:
     async def return_balance(self, input: ReturnBalanceInput) -> int:
         """Return what is left of the training balance to the treasury (once per reference)."""
         async with self.sessions.begin() as session:
-            remaining = await projection.balance_of(session, input.registration_id)
-            if remaining > 0:
-                session.add(
-                    _entry(input.registration_id, BalanceEntryKind.TREASURY_RETURN, -remaining, input.reference)
-                )
+            remaining = await projection.return_to_treasury(session, input.registration_id, input.reference)
             fields: dict[str, object] = {"balance": 0}
             if input.status is not None:
                 await projection.set_status(session, input.registration_id, input.status, input.reasons, **fields)

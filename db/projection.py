@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import JourneyStatus
+from core.domain import BalanceEntryKind, JourneyStatus
 from db.models import BalanceEntry, Beneficiary
 
 
@@ -34,3 +34,18 @@ async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, va
 async def balance_of(session: AsyncSession, registration_id: str) -> int:
     rows = await session.scalars(select(BalanceEntry.amount).where(BalanceEntry.registration_id == registration_id))
     return sum(rows)
+
+
+async def return_to_treasury(session: AsyncSession, registration_id: str, reference: str) -> int:
+    """Book what is left of the training balance back to the treasury (once per reference); returns it."""
+    remaining = await balance_of(session, registration_id)
+    if remaining > 0:
+        session.add(
+            BalanceEntry(
+                registration_id=registration_id,
+                kind=BalanceEntryKind.TREASURY_RETURN,
+                amount=-remaining,
+                reference=reference,
+            )
+        )
+    return remaining
