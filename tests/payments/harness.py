@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from adapters.errors import PartnerError, PartnerTimeout
@@ -245,4 +246,14 @@ async def wait_state(handle: WorkflowHandle, *statuses: str, timeout: float = 10
 async def until(predicate: Callable[[], object], timeout: float = 10) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def waiting_on_timer(handle: WorkflowHandle, timeout: float = 10) -> None:
+    """Until the workflow's history shows a timer started: it waits, with no activity or task in flight."""
+    async with asyncio.timeout(timeout):
+        while True:
+            history = await handle.fetch_history()
+            if any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events):
+                return
             await asyncio.sleep(0.05)

@@ -12,7 +12,7 @@ from core.payments import (
     RetryPaymentResult,
 )
 from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
-from tests.payments.harness import OTHER_NIK, until, wait_state
+from tests.payments.harness import OTHER_NIK, until, wait_state, waiting_on_timer
 
 
 async def retry(handle, **kw) -> RetryPaymentResult:
@@ -263,6 +263,9 @@ async def test_a_rerun_resolves_the_previous_runs_attempt_before_paying(pay):
     account = pay.account(pay.partner_a)
     first = await pay.start(account=account, registration_id=registration_id)
     await until(lambda: pay.received(pay.partner_a, "SUCCEEDED"))
+    # Terminate it once it waits for the callback: the time-skipping server never releases the clock lock of an
+    # activity that was running when its workflow was terminated, which would stall every later timer.
+    await waiting_on_timer(first)
     await first.terminate("operator restarts it")
 
     again = await pay.start(account=account, registration_id=registration_id)
