@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make up      run the whole stack (Temporal dev server, simulators, worker, API); Ctrl-C stops it"
 	@echo "make down    stop a stack started by 'make up' in another terminal"
-	@echo "make test    tests and lint"
+	@echo "make test    tests, lint and format check"
 	@echo "make lint    ruff check + format check;  make fmt: format and fix"
 	@echo "make venv    create/update .venv (automatic for the targets above)"
 	@echo "make clean   remove caches; 'make clean CONFIRM=1' also deletes var/ (databases, dev keys, logs)"
@@ -38,6 +38,7 @@ test: venv
 	@status=0; \
 	$(PY) -m pytest -q || status=$$?; \
 	$(RUFF) check . || status=1; \
+	$(RUFF) format --check . || status=1; \
 	exit $$status
 
 lint: venv

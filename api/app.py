@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from pydantic import ValidationError
 from temporalio.client import Client
 
 from api.audit import AuditMiddleware
@@ -13,7 +12,7 @@ from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import admin, codec, console, disbursements, operator, ops, partner, partner_me, public, support
-from core.settings import Settings
+from core.settings import Settings, load_settings
 
 ROUTERS = (
     ops.router,
@@ -27,17 +26,6 @@ ROUTERS = (
     codec.router,
     console.router,
 )
-
-
-def load_settings() -> Settings:
-    """Settings from the environment; invalid ones stop the process without echoing their values."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_input=False)
-        )
-        raise SystemExit(f"invalid settings: {problems}") from None
 
 
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:

@@ -120,7 +120,8 @@ async def current_partner(request: Request, session: _Session, settings: _Settin
     expected = sign(key, client_code, timestamp, request.method, path_with_query(request), body)
     if not signature_matches(expected, signature):
         raise bad_signature("The request signature does not verify.", "SIGNATURE_INVALID")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > settings.signature_window_s:
+    window = settings.signature_window_s
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > window:
         raise bad_signature("X-Timestamp is outside the accepted window.", "SIGNATURE_EXPIRED")
     return AuthenticatedPartner(partner.client_code, PartnerKind(partner.kind), partner.name)
 

@@ -52,7 +52,7 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def _decrypt(self, payload: Payload) -> Payload:
-        kid = payload.metadata.get(KEY_ID, b"").decode()
+        kid = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise UnknownKeyError(f"no codec key {kid!r}")

@@ -54,7 +54,8 @@ def sign(sign_key: str, client_code: str, timestamp: str, method: str, path_with
 
 
 def signature_matches(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected, given.lower())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry anything.
+    return hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
 def signed_headers(

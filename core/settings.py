@@ -3,8 +3,10 @@
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.terms import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +67,13 @@ class Settings(BaseSettings):
     payment_rate_per_s: float = Field(20.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_RATE_PER_S"))
     signature_window_s: int = Field(300, validation_alias=_env("PRAKERJA_SIGNATURE_WINDOW_S"))
 
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown programme profile; one of {', '.join(PROFILES)}")
+        return value
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
         if self.env is Env.PRODUCTION:
@@ -84,3 +93,14 @@ class Settings(BaseSettings):
     def url_for(self, system: str) -> str:
         """Base URL of one partner system (falls back to the shared simulator URL)."""
         return (getattr(self, f"{system}_url") or self.partner_base_url).rstrip("/")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; invalid ones stop the process without echoing their values (secrets)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        raise SystemExit(f"invalid settings: {problems}") from None

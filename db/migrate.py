@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.settings import Settings
+from core.settings import load_settings
 from db.session import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
 
 
 async def _main() -> None:
-    settings = Settings()
+    settings = load_settings()
     if settings.database_url.startswith("sqlite"):
         (ROOT / "var").mkdir(exist_ok=True)
     engine = make_engine(settings.database_url)

@@ -8,7 +8,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-from core.settings import Settings
+from core.settings import load_settings
 from db.models import Base
 
 config = context.config
@@ -18,7 +18,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("url") or Settings().database_url
+    return config.attributes.get("url") or load_settings().database_url
 
 
 def run_migrations_offline() -> None:

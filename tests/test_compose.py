@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from core.settings import DEV_ADMIN_TOKEN, DEV_CODEC_KEYS, DEV_SECRET_KEY, Settings
+from core.settings import DEV_ADMIN_TOKEN, DEV_CODEC_KEYS, DEV_SECRET_KEY, Settings, load_settings
 from core.temporal import search_attribute_flags
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,3 +225,16 @@ def test_production_refuses_the_defaults(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValidationError, match=", ".join(sorted(SECRETS))):
         Settings()
+
+
+def test_an_unknown_profile_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRAKERJA_PROFILE", "prakerja-1999")
+    with pytest.raises(ValidationError, match="unknown programme profile"):
+        Settings()
+
+
+def test_invalid_settings_stop_the_process_without_echoing_secrets(production: pytest.MonkeyPatch) -> None:
+    production.setenv("PRAKERJA_SECRET_KEY", "too-short-secret-Zq81")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings()
+    assert "PRAKERJA_SECRET_KEY" in str(stopped.value) and "Zq81" not in str(stopped.value)

@@ -19,7 +19,7 @@ from activities.programme import ProgrammeActivities
 from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters, build_adapters
 from core.logs import configure_logging
-from core.settings import Settings
+from core.settings import Settings, load_settings
 from core.temporal import connect
 from core.terms import terms_for
 from db.session import make_engine, make_sessionmaker
@@ -99,7 +99,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     configure_logging()
-    asyncio.run(run(Settings()))
+    asyncio.run(run(load_settings()))
 
 
 if __name__ == "__main__":

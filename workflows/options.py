@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# Partner systems fail transiently (5xx, timeouts): back off up to a minute, keep trying for a day,
-# so an outage delays journeys instead of failing them.
+# Partner systems fail transiently (5xx, timeouts): back off up to a minute and keep trying with no overall
+# deadline, so an outage of any length delays journeys (visible as a retrying activity in the UI) instead of
+# failing them, which would leave the applicant's NIK registered to a dead journey.
 PARTNER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -14,7 +15,6 @@ PARTNER_RETRY = RetryPolicy(
 )
 PARTNER_CALL = {
     "start_to_close_timeout": timedelta(seconds=60),
-    "schedule_to_close_timeout": timedelta(days=1),
     "retry_policy": PARTNER_RETRY,
 }
 DATABASE_CALL = {

@@ -71,5 +71,5 @@ async def decode(body: CodecPayloads, _: StaffOrCookieDep, ctx: ContextDep, requ
         return _from_temporal(await ctx.codec.decode(_to_temporal(body)))
     except UnknownKeyError:
         raise ProblemError(422, "CODEC_UNKNOWN_KEY", "A payload names a key this server does not hold.") from None
-    except (InvalidTag, DecodeError):
+    except (InvalidTag, DecodeError, ValueError):  # ValueError: too short to hold a nonce
         raise ProblemError(422, "CODEC_DECRYPT_FAILED", "A payload could not be decrypted.") from None

@@ -72,6 +72,21 @@ async def test_undecryptable_payload_is_422(client, settings):
     assert_problem(other, 422, "CODEC_UNKNOWN_KEY")
 
 
+async def test_truncated_payload_and_binary_key_id_are_422(client, settings):
+    encoding = base64.b64encode(ENCODING).decode()
+    kid = base64.b64encode(b"dev-2026").decode()
+    truncated = {"metadata": {"encoding": encoding, "encryption-key-id": kid}, "data": base64.b64encode(b"\1").decode()}
+    binary_kid = truncated | {
+        "metadata": {"encoding": encoding, "encryption-key-id": base64.b64encode(b"\xff").decode()}
+    }
+
+    short = await client.post("/codec/decode", json={"payloads": [truncated]}, headers=admin(settings))
+    odd = await client.post("/codec/decode", json={"payloads": [binary_kid]}, headers=admin(settings))
+
+    assert_problem(short, 422, "CODEC_DECRYPT_FAILED")
+    assert_problem(odd, 422, "CODEC_UNKNOWN_KEY")
+
+
 async def test_console_login_sets_cookie_that_the_codec_accepts(client, settings):
     token = await staff_token(client, settings, "operator")
 

@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 import time
 
 import pytest
@@ -54,6 +56,26 @@ async def test_forged_signature_is_401(client, mkt_key):
     resp = await signed(client, "GET", "/v1/partners/me", "MKT-1", "not-the-key")
 
     assert_problem(resp, 401, "SIGNATURE_INVALID")
+
+
+async def test_a_non_ascii_signature_is_401_not_500(client, mkt_key):
+    headers = signed_headers(mkt_key, "MKT-1", int(time.time()), "GET", "/v1/partners/me", b"")
+    headers["X-Signature"] = "é" * 64
+
+    resp = await client.get("/v1/partners/me", headers={k: v.encode() for k, v in headers.items()})
+
+    assert_problem(resp, 401, "SIGNATURE_INVALID")
+
+
+async def test_a_timestamp_in_other_digits_is_expired_not_500(client, mkt_key):
+    stamp = "¹²³"  # superscripts: str.isdigit() says yes, int() says no; headers arrive as latin-1
+    message = f"MKT-1{stamp}GET/v1/partners/me".encode()
+    signature = hmac.new(mkt_key.encode(), message, hashlib.sha256).hexdigest()
+    headers = {"X-Client-Code": "MKT-1", "X-Timestamp": stamp, "X-Signature": signature}
+
+    resp = await client.get("/v1/partners/me", headers={k: v.encode("latin-1") for k, v in headers.items()})
+
+    assert_problem(resp, 401, "SIGNATURE_EXPIRED")
 
 
 async def test_tampered_body_is_401(client, mkt_key):

@@ -1,9 +1,11 @@
 """Journey part 1 up to the pool: identity and face checks, eligibility rules, every reason code."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import EventType
 
 from activities.eligibility import EligibilityActivities
 from core.contracts import CheckEligibilityInput
@@ -13,6 +15,8 @@ from core.terms import terms_for
 from db.models import Beneficiary, KkSlot, NikBlacklist, PendingSelfie
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Person, adult_birthday
+
+ACTIVITY_SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 
 
 async def outcome(harness, person, profile="prakerja-2020"):
@@ -136,3 +140,8 @@ async def test_partner_outage_is_retried_not_fatal(harness):
             await asyncio.sleep(0.1)
     harness.world.clear_faults()
     assert (await wait_status(handle, "WAITING_FOR_WAVE", timeout=30)).reasons == []
+    # No deadline of ours: however long the outage, the check is retried rather than failing the journey
+    # (the server reports an unset schedule-to-close as its own maximum, ten years).
+    events = (await handle.fetch_history()).events
+    scheduled = [e.activity_task_scheduled_event_attributes for e in events if e.event_type == ACTIVITY_SCHEDULED]
+    assert scheduled and all(a.schedule_to_close_timeout.ToTimedelta() >= timedelta(days=3650) for a in scheduled[:2])
