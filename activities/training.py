@@ -1,5 +1,7 @@
 """Training-balance moves: purchases debit, cancellations refund, the programme's close returns the rest."""
 
+import hashlib
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -64,6 +66,11 @@ class TrainingActivities:
                     _entry(purchase.registration_id, BalanceEntryKind.REFUND, purchase.price, input.purchase_ref)
                 )
                 await session.flush()
+                if input.balance_returned:
+                    await projection.return_to_treasury(
+                        session, purchase.registration_id, _cancel_ref(input.purchase_ref)
+                    )
+                    await session.flush()
             balance = await projection.balance_of(session, purchase.registration_id)
             b = await projection.get(session, purchase.registration_id)
             if b is not None:
@@ -83,6 +90,12 @@ class TrainingActivities:
                 if b is not None:
                     b.balance = 0
         return remaining
+
+
+def _cancel_ref(purchase_ref: str) -> str:
+    """Ledger reference of a refund's return to the treasury; fits the column whatever the partner's ref."""
+    reference = f"cancel:{purchase_ref}"
+    return reference if len(reference) <= 128 else "cancel:#" + hashlib.sha256(purchase_ref.encode()).hexdigest()
 
 
 def _entry(registration_id: str, kind: BalanceEntryKind, amount: int, reference: str) -> BalanceEntry:

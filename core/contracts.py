@@ -155,6 +155,9 @@ class RecordPurchaseInput(BaseModel):
 
 class CancelPurchaseUpdate(BaseModel):
     purchase_ref: str
+    # Set by the journey when its balance already went back to the treasury (programme closed, journey ending):
+    # the refund then follows it there instead of reviving a balance nobody can spend.
+    balance_returned: bool = False
 
 
 class CancelPurchaseResult(BaseModel):

@@ -115,21 +115,16 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         await workflow.wait_condition(lambda: bool(self.completed) or self.closed)
         if not self.completed:
             self.finishing = True
+            if workflow.patched("close-settles-before-ending"):
+                # The close is booking the balance back: let it finish, then record the end in the projection.
+                await closing
+                await self._return_balance("programme-close", JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
             return await self._end(JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
         await self._start_incentive_phase(terms)
         await self._money(terms)
         self.finishing = True
         closing.cancel()
-        await workflow.execute_activity_method(
-            TrainingActivities.return_balance,
-            ReturnBalanceInput(
-                registration_id=self.input.registration_id,
-                reference="journey-completed",
-                status=JourneyStatus.COMPLETED,
-            ),
-            **DATABASE_CALL,
-        )
-        self.balance = 0
+        await self._return_balance("journey-completed", JourneyStatus.COMPLETED)
         return await self._end(JourneyStatus.COMPLETED, [])
 
     async def _close_programme(self, terms: ProgrammeTerms) -> None:
@@ -137,12 +132,20 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         await workflow.sleep(terms.days(terms.programme_close_days), summary="programme close")
         async with self.money_lock:
             self.closed = True
-            await workflow.execute_activity_method(
-                TrainingActivities.return_balance,
-                ReturnBalanceInput(registration_id=self.input.registration_id, reference="programme-close"),
-                **DATABASE_CALL,
-            )
-            self.balance = 0
+            await self._return_balance("programme-close")
+
+    async def _return_balance(
+        self, reference: str, status: JourneyStatus | None = None, reasons: list[str] | None = None
+    ) -> None:
+        """What is left of the training balance goes back to the treasury (once per reference)."""
+        await workflow.execute_activity_method(
+            TrainingActivities.return_balance,
+            ReturnBalanceInput(
+                registration_id=self.input.registration_id, reference=reference, status=status, reasons=reasons or []
+            ),
+            **DATABASE_CALL,
+        )
+        self.balance = 0
 
     async def _start_incentive_phase(self, terms: ProgrammeTerms) -> None:
         assert self.first_completion_at is not None

@@ -72,9 +72,14 @@ class TrainingHandlers(JourneyBase):
             self._check_cancel(update)
             if self.purchase_status[update.purchase_ref] == PurchaseStatus.PURCHASED:
                 self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
-                if not self.closed and not self.finishing:
+                returned = self.closed or self.finishing
+                if not returned:
                     self.balance += self.purchases[update.purchase_ref].price
-                await workflow.execute_activity_method(TrainingActivities.cancel_purchase, update, **DATABASE_CALL)
+                await workflow.execute_activity_method(
+                    TrainingActivities.cancel_purchase,
+                    update.model_copy(update={"balance_returned": returned}),
+                    **DATABASE_CALL,
+                )
             return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
 
     @cancel_purchase.validator

@@ -173,6 +173,48 @@ async def test_programme_close_returns_the_unused_balance(clock_harness, own_clo
     assert await refusal(buy(handle, "P-2", price=1)) == "PROGRAMME_CLOSED"
 
 
+async def test_programme_close_with_no_training_completed_returns_the_balance_and_ends(clock_harness, own_clock):
+    harness = clock_harness
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await own_clock.sleep(timedelta(days=366))
+
+    result = await handle.result()
+
+    assert (result.status, result.reasons) == ("COMPLETED", ["NO_TRAINING_COMPLETED"])
+    assert await ledger(harness, handle) == [
+        ("AWARD", 1_000_000),
+        ("PURCHASE", -400_000),
+        ("TREASURY_RETURN", -600_000),
+    ]
+    async with harness.sessions() as s:
+        row = await s.get(Beneficiary, handle.id.removeprefix("journey-"))
+    assert (row.status, row.reasons, row.balance) == ("COMPLETED", ["NO_TRAINING_COMPLETED"], 0)
+
+
+async def test_a_purchase_cancelled_after_the_close_is_refunded_to_the_treasury(clock_harness, own_clock):
+    harness = clock_harness
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await buy(handle, "P-2", price=100_000)
+    await handle.signal("completion", completion("P-1"))
+    await wait_status(handle, "INCENTIVES")
+    await own_clock.sleep(timedelta(days=366))
+    async with asyncio.timeout(15):
+        while ("TREASURY_RETURN", -500_000) not in await ledger(harness, handle):
+            await asyncio.sleep(0.1)
+
+    cancelled = await handle.execute_update(
+        "cancel_purchase", {"purchase_ref": "P-2"}, result_type=CancelPurchaseResult
+    )
+
+    assert cancelled.balance_remaining == 0
+    entries = await ledger(harness, handle)
+    assert entries[-2:] == [("REFUND", 100_000), ("TREASURY_RETURN", -100_000)] and sum(a for _, a in entries) == 0
+    async with harness.sessions() as s:
+        assert (await s.get(Beneficiary, handle.id.removeprefix("journey-"))).balance == 0
+
+
 async def test_revocation_racing_the_first_completion_always_wins(harness):
     """The revoke signal lands in the same workflow task as an activity's result: it must never be lost."""
     handles = [await awarded(harness) for _ in range(8)]
