@@ -205,7 +205,9 @@ async def submit_survey(
     """Answer survey `survey_no` inside its window; it pays its incentive once."""
     window = next((w for w in (beneficiary.detail or {}).get("surveys", []) if w["survey_no"] == survey_no), None)
     if window is None:
-        raise ProblemError(404, "SURVEY_NOT_FOUND", f"There is no survey {survey_no} for you (yet).")
+        if 1 <= survey_no <= terms_for(beneficiary.profile).survey_count:  # it exists, but has not opened yet
+            raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open yet.")
+        raise ProblemError(404, "SURVEY_NOT_FOUND", f"There is no survey {survey_no} in your programme.")
     now = datetime.now(UTC)
     if not datetime.fromisoformat(window["opens_at"]) <= now < datetime.fromisoformat(window["closes_at"]):
         raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open now.")

@@ -166,9 +166,11 @@ async def test_linking_needs_an_awarded_journey_and_a_beneficiary_token(money):
 
     before_award = await money.http.put("/v1/me/payment-account", json=body, headers=bearer(token))
     anonymous = await money.http.put("/v1/me/payment-account", json=body)
+    survey_before_training = await money.http.post("/v1/me/surveys/1", json={"answers": {}}, headers=bearer(token))
 
     assert_problem(before_award, 409, "NOT_AWARDED")
     assert_problem(anonymous, 401, "UNAUTHENTICATED")
+    assert_problem(survey_before_training, 409, "SURVEY_NOT_OPEN")  # survey 1 exists, it has not opened
     assert money.world.payments.received(money.ewallet) == []
 
 

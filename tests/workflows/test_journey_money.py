@@ -2,7 +2,7 @@
 surveys, holds and revocation — money checked against the payment partner's own records."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -91,6 +91,20 @@ async def test_unanswered_survey_expires_unpaid(harness):
     await answer_surveys(harness, handle, [2])
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
     assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 600_000]
+
+
+async def test_answers_accepted_just_before_the_close_are_paid_though_they_arrive_after_it(harness):
+    handle = await trained(harness, "prakerja-2023")
+    first = (await windows(harness, handle))[0]
+    closes = datetime.fromisoformat(first["closes_at"])
+    await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.5)  # the window's timer fired
+
+    late = {"survey_no": 1, "submitted_at": (closes - timedelta(milliseconds=1)).isoformat()}
+    await handle.signal("survey_submitted", late)
+
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+    assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 600_000]
+    assert (await ledger(harness, handle))["S1"] == ("PAID", 50_000)
 
 
 async def test_first_incentive_waits_for_review_and_account(harness):
