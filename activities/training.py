@@ -2,6 +2,7 @@
 
 import hashlib
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -60,8 +61,16 @@ class TrainingActivities:
             purchase = await session.get(Purchase, input.purchase_ref)
             if purchase is None:
                 raise ApplicationError("unknown purchase", type="InvalidInput", non_retryable=True)
-            if purchase.status != PurchaseStatus.CANCELLED:
-                purchase.status = PurchaseStatus.CANCELLED
+            # Conditional, so a completion committed since the read above is never overwritten.
+            cancelled = await session.execute(
+                update(Purchase)
+                .where(Purchase.purchase_ref == input.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
+                .values(status=PurchaseStatus.CANCELLED)
+                .execution_options(synchronize_session=False)
+            )
+            if cancelled.rowcount == 0 and await _status(session, input.purchase_ref) == PurchaseStatus.COMPLETED:
+                raise ApplicationError("the training was completed", type="PURCHASE_COMPLETED", non_retryable=True)
+            if cancelled.rowcount == 1:
                 session.add(
                     _entry(purchase.registration_id, BalanceEntryKind.REFUND, purchase.price, input.purchase_ref)
                 )
@@ -90,6 +99,10 @@ class TrainingActivities:
                 if b is not None:
                     b.balance = 0
         return remaining
+
+
+async def _status(session: AsyncSession, purchase_ref: str) -> str | None:
+    return await session.scalar(select(Purchase.status).where(Purchase.purchase_ref == purchase_ref))
 
 
 def _cancel_ref(purchase_ref: str) -> str:

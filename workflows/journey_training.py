@@ -71,15 +71,20 @@ class TrainingHandlers(JourneyBase):
         async with self.money_lock:
             self._check_cancel(update)
             if self.purchase_status[update.purchase_ref] == PurchaseStatus.PURCHASED:
-                self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
                 returned = self.closed or self.finishing
+                # The ledger decides a race with a completion: the API records a completion there before it
+                # signals us, and the activity cancels only a row still PURCHASED.
+                try:
+                    await workflow.execute_activity_method(
+                        TrainingActivities.cancel_purchase,
+                        update.model_copy(update={"balance_returned": returned}),
+                        **DATABASE_CALL,
+                    )
+                except ActivityError:
+                    raise refuse("PURCHASE_COMPLETED", "the training was completed meanwhile") from None
+                self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
                 if not returned:
                     self.balance += self.purchases[update.purchase_ref].price
-                await workflow.execute_activity_method(
-                    TrainingActivities.cancel_purchase,
-                    update.model_copy(update={"balance_returned": returned}),
-                    **DATABASE_CALL,
-                )
             return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
 
     @cancel_purchase.validator

@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -112,6 +112,22 @@ async def test_completion_of_a_cancelled_purchase_is_ignored(harness):
     view = await wait_status(handle, "TRAINING")
     assert view.purchases == {"P-1": "CANCELLED"} and view.completed == []
     assert view.ignored_signals == ["completion:P-1:CANCELLED", "completion:UNKNOWN:None"]
+
+
+async def test_a_cancel_loses_to_a_completion_the_ledger_already_holds(harness):
+    """The API records a completion before it signals: a cancel arriving in between must not undo it."""
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    async with harness.sessions.begin() as s:
+        await s.execute(update(Purchase).where(Purchase.purchase_ref == "P-1").values(status="COMPLETED"))
+
+    cancel = handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    assert await refusal(cancel) == "PURCHASE_COMPLETED"
+    await handle.signal("completion", completion("P-1"))
+
+    view = await wait_status(handle, "INCENTIVES")
+    assert (view.purchases, view.completed, view.balance) == ({"P-1": "COMPLETED"}, ["P-1"], 600_000)
+    assert await ledger(harness, handle) == [("AWARD", 1_000_000), ("PURCHASE", -400_000)]
 
 
 async def test_purchase_one_second_before_the_deadline_counts(clock_harness, own_clock):
