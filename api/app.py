@@ -10,6 +10,7 @@ from api.audit import AuditMiddleware
 from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
+from api.guard import NulGuardMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import admin, codec, console, disbursements, operator, ops, partner, partner_me, public, support
 from core.settings import Settings, load_settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     )
     install_error_handlers(app)
     # Added inside-out: metrics see every response, CORS answers preflights before auth or audit.
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(CodecCORSMiddleware, ui_origin=settings.ui_origin)

@@ -2,9 +2,10 @@
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 
 from api import journeys
@@ -33,6 +34,14 @@ class CompletionRequest(BaseModel):
     purchase_ref: str = Field(pattern=REF)
     certificate_number: str = Field(min_length=1, max_length=128)
     completed_at: AwareDatetime  # RFC 3339: a time without an offset is ambiguous
+
+    @field_validator("completed_at")
+    @classmethod
+    def _storable(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(UTC)  # stored in UTC: 9999-12-31T23:59:59-14:00 has no UTC form
+        except OverflowError:
+            raise ValueError("completed_at is out of range") from None
 
 
 class CompletionResponse(BaseModel):

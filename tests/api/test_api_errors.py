@@ -18,6 +18,23 @@ async def test_wrong_method_is_405_problem(client):
     assert "GET" in resp.headers["allow"]
 
 
+async def test_nul_characters_are_422_wherever_they_hide(client, settings):
+    """PostgreSQL cannot store NUL in text: refused up front instead of a 500 (or a stored NUL on SQLite)."""
+    calls = [
+        client.get("/v1/waves/%00", headers=admin(settings)),
+        client.get("/v1/support/payments?status=ON_HOLD&cursor=%00", headers=admin(settings)),
+        client.post("/v1/waves", json={"name": "a\u0000b", "quota": 3}, headers=admin(settings)),
+        client.post(
+            "/v1/admin/partners",
+            json={"client_code": "MKT-9", "kind": "marketplace", "name": "x\u0000"},
+            headers=admin(settings),
+        ),
+    ]
+    for call in calls:
+        assert_problem(await call, 422, "INVALID_CHARACTERS")
+    assert (await client.get("/v1/waves/WAVE-NONE", headers=admin(settings))).status_code == 404  # others pass
+
+
 async def test_invalid_json_is_422_problem(client, settings):
     resp = await client.post(
         "/v1/admin/partners",

@@ -198,6 +198,7 @@ async def test_invalid_completion_body_is_422(shop):
         good | {"certificate_number": ""},
         good | {"purchase_ref": "P 1/../x"},
         good | {"extra": 1},
+        good | {"completed_at": "9999-12-31T23:59:59-14:00"},  # no UTC form to store
         {k: v for k, v in good.items() if k != "certificate_number"},
     ]
 
