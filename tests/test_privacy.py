@@ -5,6 +5,7 @@ Each check also shows the data IS there once decrypted with the codec keys, so i
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Iterator
 from datetime import date
 
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.civil_registry import CitizenCheck
 from core.contracts import journey_id
+from core.logs import RedactFailures
 from core.temporal import SA_STATUS
 from tests.api.live import live_app
 
@@ -73,6 +75,8 @@ async def awarded(live, person) -> str:
 
 
 async def test_history_search_attributes_and_ids_hold_no_personal_data(live, dev_env, caplog):
+    caplog.set_level(logging.DEBUG)  # every record the API, workers and SDK write, as production handlers see them
+    caplog.handler.addFilter(RedactFailures())
     person = live.citizen(full_name=NAME)
     registration_id = await awarded(live, person)
     handle = (await plain_client(dev_env)).get_workflow_handle(journey_id(registration_id))
@@ -89,6 +93,7 @@ async def test_history_search_attributes_and_ids_hold_no_personal_data(live, dev
         assert secret not in description.raw_description.SerializeToString()  # search attributes, details
         assert secret.decode() not in description.id
         assert secret.decode() not in caplog.text
+    assert registration_id in caplog.text  # the logs were captured, and they name the journey by its id
     # The same history, decrypted with the codec keys, does hold them: the checks above are not vacuous.
     clear = await decrypted(dev_env, [p for event in history.events for p in payloads(event)])
     assert all(secret in clear for secret in secrets_of(person))
