@@ -1,10 +1,11 @@
 """Journey part 1 from the pool: wave draw, award with pinned terms, purchase deadline, revocation."""
 
 from sqlalchemy import select
+from temporalio.api.sdk.v1 import WorkflowMetadata
 
 from core.cards import is_card_number
 from core.domain import JourneyStatus
-from core.temporal import SA_PROFILE, SA_STATUS, SA_WAVE
+from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
 from db.models import BalanceEntry, Beneficiary, NikBlacklist, Wave, WaveEntry
 from tests.workflows.conftest import wait_status
 
@@ -41,11 +42,15 @@ async def test_selected_applicant_is_awarded_with_card_and_balance(harness):
     assert [(e.kind, e.amount) for e in entries] == [("AWARD", 1_000_000)]
     assert (wave.status, wave.pool_size, wave.selected) == ("DRAWN", 1, 1)
     attrs = (await handle.describe()).typed_search_attributes
-    assert (attrs.get(SA_STATUS), attrs.get(SA_WAVE), attrs.get(SA_PROFILE)) == (
+    assert (attrs.get(SA_STATUS), attrs.get(SA_WAVE), attrs.get(SA_PROFILE), attrs.get(SA_PROVINCE)) == (
         "AWARDED",
         wave_id,
         "prakerja-2020",
+        "Jawa Barat",
     )
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details  # what the Temporal UI shows operators: state and money, no PII
+    assert details.startswith("**AWARDED**") and f"wave: {wave_id}" in details and "Rp 1,000,000" in details
 
 
 async def test_not_selected_stays_in_pool_and_wins_a_later_wave(harness):
