@@ -109,6 +109,9 @@ class WaveDrawInput(BaseModel):
     # Continue-as-new carries the notification cursor (last registration id notified).
     cursor: str | None = None
     notified: int = 0
+    # Journeys signalled per batch, and batches per run before continue-as-new keeps the history small.
+    batch_size: int = Field(500, gt=0)
+    batches_per_run: int = Field(100, gt=0)
 
 
 class SelectWinnersInput(BaseModel):

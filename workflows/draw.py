@@ -10,9 +10,6 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import DrawSummary, NotifyBatchInput, SelectWinnersInput, WaveDrawInput
     from workflows.options import DATABASE_CALL
 
-# Keep each run's history small: a wave of 800 k is 1,600 batches, far past this bound.
-BATCHES_PER_RUN = 100
-
 
 @workflow.defn
 class WaveDraw:
@@ -24,10 +21,11 @@ class WaveDraw:
             **DATABASE_CALL,
         )
         cursor, notified = input.cursor, input.notified
-        for _ in range(BATCHES_PER_RUN):
+        # Keep each run's history small: a wave of 800 k is 1,600 batches, far past one run's bound.
+        for _ in range(input.batches_per_run):
             result = await workflow.execute_activity_method(
                 DrawActivities.notify_batch,
-                NotifyBatchInput(wave_id=input.wave_id, after=cursor),
+                NotifyBatchInput(wave_id=input.wave_id, after=cursor, batch_size=input.batch_size),
                 start_to_close_timeout=timedelta(minutes=5),
                 heartbeat_timeout=timedelta(minutes=2),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),

@@ -23,7 +23,7 @@ from workflows.draw import WaveDraw
 POOL, QUOTA = 10_000, 3_000
 
 
-async def run_draw(client, sessions, wave_id: str, seed: str) -> DrawSummary:
+async def run_draw(client, sessions, wave_id: str, seed: str, **options: int) -> DrawSummary:
     activities = DrawActivities(sessions, terms_for)
     task_queue = f"draw-scale-{uuid.uuid4().hex[:8]}"
     async with Worker(
@@ -34,7 +34,7 @@ async def run_draw(client, sessions, wave_id: str, seed: str) -> DrawSummary:
     ):
         return await client.execute_workflow(
             WaveDraw.run,
-            WaveDrawInput(wave_id=wave_id, seed=seed),
+            WaveDrawInput(wave_id=wave_id, seed=seed, **options),
             id=draw_id(wave_id),
             task_queue=task_queue,
             result_type=DrawSummary,
@@ -77,3 +77,30 @@ async def test_draw_of_ten_thousand_respects_quotas_and_is_rederivable(ts_env, s
     assert draw(seed, recorded_pool, QUOTA, PROVINCE_QUOTAS) == winners
     assert draw(seed, reversed(recorded_pool), QUOTA, PROVINCE_QUOTAS) == winners
     assert draw("another seed", recorded_pool, QUOTA, PROVINCE_QUOTAS) != winners
+
+
+async def test_a_draw_longer_than_one_run_continues_as_new_and_notifies_everyone(ts_env, sessions):
+    wave_id, seed = f"WAVE-{uuid.uuid4().hex[:8].upper()}", uuid.uuid4().hex
+    await seed_pool(sessions, 95, tag="chain")
+    await seed_drawing_wave(sessions, wave_id, 40, seed)
+
+    # 10 per batch, 3 batches per run: 95 applicants need 10 batches, so four runs.
+    summary = await run_draw(ts_env.client, sessions, wave_id, seed, batch_size=10, batches_per_run=3)
+
+    assert (summary.pool_size, summary.selected) == (95, 40)
+    runs, run_id = 0, ""
+    while True:  # walk the chain of runs back from the last one
+        history = await ts_env.client.get_workflow_handle(draw_id(wave_id), run_id=run_id or None).fetch_history()
+        runs += 1
+        run_id = history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        if not run_id:
+            break
+    assert runs == 4
+    async with sessions() as s:
+        wave = await s.get(Wave, wave_id)
+        entries = (await s.execute(select(WaveEntry).where(WaveEntry.wave_id == wave_id))).scalars().all()
+    assert (wave.status, wave.selected, len(entries)) == (WaveStatus.DRAWN, 40, 95)
+    assert all(e.notified for e in entries)
+    assert {e.registration_id for e in entries if e.selected} == draw(
+        seed, [(e.registration_id, e.province) for e in entries], 40, None
+    )
