@@ -86,10 +86,19 @@ class DisburseResult(BaseModel):
     amount: int = 0
 
 
+class PaymentAccount(BaseModel):
+    partner_client_code: str
+    account_number: str
+
+
 class PaymentHoldSignal(BaseModel):
     payment_id: str
     on_hold: bool
     reason: str | None = None
+    # Support retried the payment to another account that passed e-KYC: the journey's later payments follow it
+    # there, unless the beneficiary linked yet another account meanwhile (their choice stands).
+    moved_from: PaymentAccount | None = None
+    moved_to: PaymentAccount | None = None
 
 
 class CallbackStatus(StrEnum):

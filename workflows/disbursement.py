@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         DisburseResult,
         OpenPaymentInput,
         PartnerAnswer,
+        PaymentAccount,
         PaymentHoldSignal,
         PaymentState,
         RetryOutcome,
@@ -225,10 +226,12 @@ class Disbursement:
             if self.retry_request is not None:
                 break
         request, self.retry_request = self.retry_request, None
+        before = PaymentAccount(partner_client_code=self.partner, account_number=self.account)
         self.partner = request.partner_client_code or self.partner
         self.account = request.account_number or self.account
         self.status, self.reason = PaymentStatus.PENDING, None
-        await self._publish(on_hold=False)
+        after = PaymentAccount(partner_client_code=self.partner, account_number=self.account)
+        await self._publish(on_hold=False, moved=(before, after) if after != before else None)
         return None
 
     async def _confirmed_late_success(self) -> Outcome | None:
@@ -269,7 +272,7 @@ class Disbursement:
                 ),
             )
 
-    async def _publish(self, on_hold: bool) -> None:
+    async def _publish(self, on_hold: bool, moved: tuple[PaymentAccount, PaymentAccount] | None = None) -> None:
         """Search attributes and the UI summary (ids and codes only); tell the parent when a hold starts or ends."""
         changed = on_hold != self.on_hold
         self.on_hold = on_hold
@@ -286,6 +289,8 @@ class Disbursement:
         parent = workflow.info().parent
         if changed and self.input.notify_parent and parent is not None:
             signal = PaymentHoldSignal(payment_id=self.input.payment_id, on_hold=on_hold, reason=self.reason)
+            if moved is not None:
+                signal.moved_from, signal.moved_to = moved
             try:
                 await workflow.get_external_workflow_handle(parent.workflow_id).signal(PAYMENT_HOLD_SIGNAL, signal)
             except Exception:  # a parent already gone needs no news; the ledger holds the truth

@@ -134,5 +134,9 @@ class MoneyHandlers(JourneyBase):
             self.on_hold.add(signal.payment_id)
         else:
             self.on_hold.discard(signal.payment_id)
+        if signal.moved_to is not None and self.account is not None and signal.moved_from is not None:
+            linked = (self.account.partner_client_code, self.account.account_number)
+            if linked == (signal.moved_from.partner_client_code, signal.moved_from.account_number):
+                self.account = LinkAccountUpdate(**signal.moved_to.model_dump())
         if self.status in (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD):
             self._set_status(JourneyStatus.PAYMENT_ON_HOLD if self.on_hold else JourneyStatus.INCENTIVES)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -140,7 +140,27 @@ async def retry_payment(
         )
     if result.outcome is RetryOutcome.PARTNER_UNAVAILABLE:
         raise ProblemError(503, "PARTNER_UNAVAILABLE", "The payment partner could not verify the account; retry later.")
+    await _follow_to_new_account(session, payment, partner, account)
     return RetryAccepted(payment_id=payment_id)
+
+
+async def _follow_to_new_account(
+    session: AsyncSession, payment: Payment, partner: str | None, account: str | None
+) -> None:
+    """The journey now pays later instalments to the account support moved this one to (it passed e-KYC),
+    unless the beneficiary linked another meanwhile; the projection says the same."""
+    if partner is None or account is None:
+        return
+    await session.execute(
+        update(Beneficiary)
+        .where(
+            Beneficiary.registration_id == payment.registration_id,
+            Beneficiary.payment_partner == payment.partner_client_code,
+            Beneficiary.payment_account == payment.account_number,
+        )
+        .values(payment_partner=partner, payment_account=account)
+    )
+    await session.commit()
 
 
 async def _target(session: AsyncSession, payment: Payment, body: RetryRequest) -> tuple[str | None, str | None]:

@@ -197,7 +197,8 @@ async def held_then_retried(b: Beneficiary, ref: str, dev_env) -> None:  # type:
         if r["idempotency_key"].endswith("-I1-A1")
     ]
     assert [(r["status"], r["reason"]) for r in failed] == [("FAILED", "ACCOUNT_CLOSED")]
-    # Its later instalments would go on to the closed e-wallet and wait there too; that part is tested elsewhere.
+    # Later instalments follow the payment to the account support moved it to, and the view says so.
+    assert view["payment_account"]["partner_client_code"] == programme.bank
     await dev_env.client.get_workflow_handle(journey_id(b.registration_id)).terminate("end-to-end test finished")
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.contracts import LinkAccountResult, PurchaseResult
+from core.contracts import JourneyState, LinkAccountResult, PurchaseResult
 from db.models import Beneficiary, Payment
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
@@ -141,9 +141,12 @@ async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(
         "retry", {"partner_client_code": "BANK", "account_number": "1234567890", "requested_by": "support-1"}
     )
     assert outcome["outcome"] == "ACCEPTED"
+    await answer_surveys(harness, handle, [1])
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
-    assert [p.amount for p in harness.world.payments.received("BANK")] == [600_000]
+    # The retried instalment and everything after it went to the account support moved it to.
+    assert [p.amount for p in harness.world.payments.received("BANK")] == [600_000, 50_000]
     assert [p.status for p in harness.world.payments.received("EWALLET")] == ["FAILED"]
+    assert (await handle.query("view", result_type=JourneyState)).payment_partner == "BANK"
 
 
 async def test_revocation_stops_future_payments_and_records_the_clawback(harness):
