@@ -7,6 +7,7 @@ from adapters.biometrics import Biometrics, FaceCheck
 from adapters.civil_registry import CitizenCheck, CivilRegistry
 from core.contracts import IdentityResult, VerifyIdentityInput
 from core.domain import JourneyStatus, Reason
+from core.security import unseal
 from db import projection
 from db.models import PendingSelfie
 
@@ -38,11 +39,13 @@ class IdentityActivities:
         biometrics: Biometrics,
         sessions: async_sessionmaker[AsyncSession],
         face_match_threshold: float,
+        secret_key: str,
     ) -> None:
         self.civil_registry = civil_registry
         self.biometrics = biometrics
         self.sessions = sessions
         self.threshold = face_match_threshold
+        self.secret_key = secret_key  # unseals the pending selfie
 
     @activity.defn
     async def verify_identity(self, input: VerifyIdentityInput) -> IdentityResult:
@@ -59,7 +62,8 @@ class IdentityActivities:
             if selfie is None:
                 reasons.append(Reason.LIVENESS_FAILED)  # no face was ever captured for this registration
             else:
-                reasons += face_reasons(await self.biometrics.check(a.nik, selfie.selfie_b64), self.threshold)
+                face = unseal(self.secret_key, selfie.selfie_sealed)
+                reasons += face_reasons(await self.biometrics.check(a.nik, face), self.threshold)
         result = IdentityResult(reasons=reasons, registered_occupation=citizen.occupation)
         await self._record(input.registration_id, result)
         return result

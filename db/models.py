@@ -93,11 +93,12 @@ class Beneficiary(Base):
 
 
 class PendingSelfie(Base):
-    """The selfie waits here only until the biometric partner has answered, then it is deleted."""
+    """The selfie waits here, encrypted with the secret key, only until the biometric partner has answered;
+    then it is deleted."""
 
     __tablename__ = "pending_selfies"
     registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    selfie_b64: Mapped[str] = mapped_column(Text)
+    selfie_sealed: Mapped[str] = mapped_column("selfie_b64", Text)  # column named before it was sealed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

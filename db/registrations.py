@@ -4,6 +4,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import JourneyStatus
+from core.security import seal
 from db.models import Beneficiary, PendingSelfie
 
 
@@ -17,6 +18,7 @@ def add(
     province: str,
     profile: str,
     selfie_b64: str,
+    secret_key: str,
 ) -> None:
     """Stage a registration; committing raises IntegrityError when the NIK hash already has a journey."""
     session.add(
@@ -32,7 +34,7 @@ def add(
             detail={},
         )
     )
-    session.add(PendingSelfie(registration_id=registration_id, selfie_b64=selfie_b64))
+    session.add(PendingSelfie(registration_id=registration_id, selfie_sealed=seal(secret_key, selfie_b64)))
 
 
 async def withdraw(session: AsyncSession, registration_id: str) -> None:

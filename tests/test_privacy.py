@@ -4,6 +4,7 @@ Each check also shows the data IS there once decrypted with the codec keys, so i
 """
 
 import asyncio
+import base64
 import dataclasses
 import logging
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from datetime import date
 
 import pytest_asyncio
 from google.protobuf.message import Message
+from sqlalchemy import text
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecutionDescription
 from temporalio.exceptions import ApplicationError
@@ -18,7 +20,10 @@ from temporalio.exceptions import ApplicationError
 from adapters.civil_registry import CitizenCheck
 from core.contracts import journey_id
 from core.logs import RedactFailures
+from core.security import unseal
+from core.settings import DEV_SECRET_KEY
 from core.temporal import SA_STATUS
+from db import registrations
 from tests.api.live import live_app
 
 NAME = "Kartika Wulandari Purnamasari"  # distinctive: found nowhere by accident
@@ -156,3 +161,25 @@ async def test_failure_messages_are_encrypted_in_history(dev_env, engine):
     assert failed.message == "Encoded failure"
     error = await dev_env.client.data_converter.decode_failure(failed)  # the activity error, caused by the registry's
     assert person.nik in str(error.__cause__) and NAME in str(error.__cause__)
+
+
+async def test_a_pending_selfie_is_stored_sealed(sessions):
+    selfie = base64.b64encode(b"a face, until the biometric partner has seen it").decode()
+    async with sessions.begin() as session:
+        registrations.add(
+            session,
+            registration_id="REG-SEALED",
+            nik_hash="n" * 64,
+            kk_hash="k" * 64,
+            token_hash="t" * 64,
+            province="Bali",
+            profile="prakerja-2020",
+            selfie_b64=selfie,
+            secret_key=DEV_SECRET_KEY,
+        )
+    async with sessions() as session:
+        stored = await session.scalar(
+            text("SELECT selfie_b64 FROM pending_selfies WHERE registration_id = 'REG-SEALED'")
+        )
+    assert selfie not in stored and base64.b64decode(selfie) not in base64.b64decode(stored)
+    assert unseal(DEV_SECRET_KEY, stored) == selfie

@@ -36,7 +36,9 @@ def journey_activities(
     settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
 ) -> list[Callable[..., Any]]:
     """Bound activity methods served on the journey task queue."""
-    identity = IdentityActivities(adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold)
+    identity = IdentityActivities(
+        adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold, settings.secret_key
+    )
     eligibility = EligibilityActivities(adapters.social_affairs, sessions)
     programme = ProgrammeActivities(adapters.marketplace, sessions)
     training = TrainingActivities(sessions)

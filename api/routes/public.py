@@ -57,6 +57,7 @@ async def register(body: RegistrationRequest, session: SessionDep, settings: Set
         province=body.province,
         profile=settings.profile,
         selfie_b64=body.selfie_b64,
+        secret_key=settings.secret_key,
     )
     try:
         await session.commit()  # the unique NIK hash makes concurrent duplicates lose here, race-free

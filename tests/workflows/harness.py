@@ -87,6 +87,7 @@ class Harness:
                 province=person.province,
                 profile=profile,
                 selfie_b64=person.selfie_b64,
+                secret_key=key,
             )
         handle = await self.client.start_workflow(
             "BeneficiaryJourney",
