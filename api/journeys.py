@@ -38,6 +38,15 @@ async def signal(client: Client, registration_id: str, name: str, arg: Any) -> N
         raise _rpc_problem(err) from None
 
 
+async def exists(client: Client, registration_id: str) -> bool:
+    """Whether the server holds the journey (False also when it cannot be asked)."""
+    try:
+        await client.get_workflow_handle(journey_id(registration_id)).describe()
+    except Exception:
+        return False
+    return True
+
+
 def _rpc_problem(err: RPCError) -> ProblemError:
     if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
         return ProblemError(409, "JOURNEY_FINISHED", "The journey is no longer running.")

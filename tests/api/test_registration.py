@@ -5,7 +5,8 @@ import asyncio
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from core.contracts import journey_id
@@ -167,3 +168,32 @@ async def test_temporal_unreachable_is_503_and_leaves_no_row(engine, sessions):
     assert_problem(retry, 503, "TEMPORAL_UNAVAILABLE")  # not 409: the first attempt left nothing behind
     assert person.nik not in resp.text
     assert await rows(sessions) == 0 and await rows(sessions, PendingSelfie) == 0
+
+
+class AnswerLost(Interceptor):
+    """The server starts the journey, but its answer never reaches the API (a timeout on the way back)."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        class Losing(OutboundInterceptor):
+            async def start_workflow(self, input):  # type: ignore[no-untyped-def]
+                await super().start_workflow(input)
+                raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+
+        return Losing(next)
+
+
+async def test_a_start_whose_answer_was_lost_is_a_registration_not_a_503(dev_env, engine, sessions):
+    settings = settings_for(database_url=engine.url.render_as_string(hide_password=False))
+    config = dev_env.client.config()
+    losing = Client(**{**config, "interceptors": [*config["interceptors"], AnswerLost()]})
+    person = Person()
+
+    async with serve(create_app(settings, temporal_client=losing)) as http:
+        resp = await http.post("/v1/registrations", json=registration_body(person))
+
+    assert resp.status_code == 202, resp.text
+    registration_id = resp.json()["registration_id"]
+    handle = dev_env.client.get_workflow_handle(journey_id(registration_id))
+    assert (await handle.describe()).id == journey_id(registration_id)  # the journey runs ...
+    assert await rows(sessions) == 1  # ... and its registration was kept for it
+    await handle.terminate("test finished")
