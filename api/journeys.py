@@ -38,10 +38,11 @@ async def signal(client: Client, registration_id: str, name: str, arg: Any) -> N
         raise _rpc_problem(err) from None
 
 
-async def exists(client: Client, registration_id: str) -> bool:
-    """Whether the server holds the journey (False also when it cannot be asked)."""
+async def started(client: Client, workflow_id: str) -> bool:
+    """Whether the server holds the workflow: a start whose answer was lost may have happened after all.
+    False also when the server cannot be asked."""
     try:
-        await client.get_workflow_handle(journey_id(registration_id)).describe()
+        await client.get_workflow_handle(workflow_id).describe()
     except Exception:
         return False
     return True

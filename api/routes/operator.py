@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import journeys
 from api.auth import require_role
 from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ProblemError
@@ -107,9 +108,11 @@ async def draw_wave(
             static_summary=f"Draw of wave {wave_id}",
         )
     except RPCError as err:
-        await session.execute(update(Wave).where(Wave.wave_id == wave_id).values(status=WaveStatus.OPEN, seed=None))
-        await session.commit()
-        raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The draw could not be started; try again.") from err
+        # Reopen the wave only if the draw really did not start: a lost answer leaves it running on this seed.
+        if not await journeys.started(client, draw_id(wave_id)):
+            await session.execute(update(Wave).where(Wave.wave_id == wave_id).values(status=WaveStatus.OPEN, seed=None))
+            await session.commit()
+            raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The draw could not be started; try again.") from err
     wave = await session.get(Wave, wave_id)
     assert wave is not None
     return await _wave_view(session, wave)

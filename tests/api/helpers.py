@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.security import signed_headers
 from core.settings import Settings
@@ -67,3 +69,21 @@ def assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, An
     assert {"type", "title", "status", "detail", "code"} <= problem.keys()
     assert (problem["status"], problem["code"]) == (status, code)
     return problem
+
+
+class _AnswerLost(Interceptor):
+    """The server starts the workflow, but its answer never reaches the caller (a timeout on the way back)."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        class Losing(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                await super().start_workflow(input)
+                raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+
+        return Losing(next)
+
+
+def answer_lost(client: Client) -> Client:
+    """`client`, except that every start_workflow happens on the server and then reports a timeout."""
+    config = client.config()
+    return Client(**{**config, "interceptors": [*config["interceptors"], _AnswerLost()]})

@@ -5,14 +5,13 @@ import asyncio
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
-from temporalio.client import Client, Interceptor, OutboundInterceptor
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from api.app import create_app
 from core.contracts import journey_id
 from core.temporal import SA_STATUS, data_converter
 from db.models import Beneficiary, PendingSelfie
-from tests.api.helpers import assert_problem, bearer, serve
+from tests.api.helpers import answer_lost, assert_problem, bearer, serve
 from tests.api.live import live_app, registration_body
 from tests.conftest import test_settings as settings_for
 from tests.workflows.harness import Person
@@ -170,25 +169,11 @@ async def test_temporal_unreachable_is_503_and_leaves_no_row(engine, sessions):
     assert await rows(sessions) == 0 and await rows(sessions, PendingSelfie) == 0
 
 
-class AnswerLost(Interceptor):
-    """The server starts the journey, but its answer never reaches the API (a timeout on the way back)."""
-
-    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        class Losing(OutboundInterceptor):
-            async def start_workflow(self, input):  # type: ignore[no-untyped-def]
-                await super().start_workflow(input)
-                raise RPCError("deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b"")
-
-        return Losing(next)
-
-
 async def test_a_start_whose_answer_was_lost_is_a_registration_not_a_503(dev_env, engine, sessions):
     settings = settings_for(database_url=engine.url.render_as_string(hide_password=False))
-    config = dev_env.client.config()
-    losing = Client(**{**config, "interceptors": [*config["interceptors"], AnswerLost()]})
     person = Person()
 
-    async with serve(create_app(settings, temporal_client=losing)) as http:
+    async with serve(create_app(settings, temporal_client=answer_lost(dev_env.client))) as http:
         resp = await http.post("/v1/registrations", json=registration_body(person))
 
     assert resp.status_code == 202, resp.text

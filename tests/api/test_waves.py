@@ -6,9 +6,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from api.app import create_app
 from core.cards import is_card_number
 from db.models import Beneficiary, WaveEntry
-from tests.api.helpers import assert_problem
+from tests.api.helpers import answer_lost, assert_problem, serve
 from tests.api.live import live_app
 from tests.workflows.harness import Person
 
@@ -134,6 +135,21 @@ async def test_random_seed_is_recorded_and_drawing_twice_is_409(live):
 
     assert drawn["seed"] and len(drawn["seed"]) >= 16
     assert_problem(again, 409, "WAVE_NOT_OPEN")
+
+
+async def test_a_draw_whose_start_answer_was_lost_keeps_its_seed_and_runs(live, dev_env):
+    await pooled(live, 2)
+    wave = await open_wave(live, quota=1)
+    lossy = create_app(live.settings, temporal_client=answer_lost(dev_env.client))
+
+    async with serve(lossy) as http:
+        resp = await http.post(
+            f"/v1/waves/{wave['wave_id']}/draw", json={"seed": "kept"}, headers=await live.staff("operator")
+        )
+
+    assert resp.status_code == 202, resp.text
+    drawn = await live.wait_wave(wave["wave_id"], "DRAWN")
+    assert (drawn["seed"], drawn["selected"]) == ("kept", 1)
 
 
 async def test_province_quotas_cap_the_draw_and_losers_win_the_next_wave(live):
