@@ -51,6 +51,7 @@ class JourneyBase:
         self.completed: list[str] = []
         self.first_completion_at: datetime | None = None
         self.reviewed: set[str] = set()
+        self.early_reviews: set[str] = set()  # reviews that arrived before their completion signal
         self.ignored_signals: list[str] = []
         self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
         self.survey_windows: list[SurveyWindow] = []

@@ -107,14 +107,21 @@ class TrainingHandlers(JourneyBase):
             return
         self.purchase_status[signal.purchase_ref] = PurchaseStatus.COMPLETED
         self.completed.append(signal.purchase_ref)
+        if signal.purchase_ref in self.early_reviews:
+            self.reviewed.add(signal.purchase_ref)
         if self.first_completion_at is None:
             self.first_completion_at = workflow.now()
 
     @workflow.signal
     def review(self, signal: ReviewSignal) -> None:
         """The beneficiary reviewed a completed training (required before the first incentive)."""
-        if self.purchase_status.get(signal.purchase_ref) == PurchaseStatus.COMPLETED:
+        status = self.purchase_status.get(signal.purchase_ref)
+        if status == PurchaseStatus.COMPLETED:
             self.reviewed.add(signal.purchase_ref)
+        elif status == PurchaseStatus.PURCHASED:
+            # The API saw the completion in the ledger, but its signal has not reached us yet (or was lost and
+            # the partner's retry will bring it): the review counts once the completion lands.
+            self.early_reviews.add(signal.purchase_ref)
         else:
             self.ignored_signals.append(f"review:{signal.purchase_ref}")
 

@@ -103,6 +103,16 @@ async def test_first_completion_opens_incentives_and_schedules_surveys(harness):
     assert opens[1] - opens[0] == timedelta(days=30) and opens[2] - opens[0] == timedelta(days=90)
 
 
+async def test_a_review_that_overtakes_its_completion_signal_still_counts(harness):
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await handle.signal("review", {"purchase_ref": "P-1", "rating": 4})  # the ledger already said COMPLETED
+    await handle.signal("completion", completion("P-1"))
+
+    view = await wait_status(handle, "INCENTIVES")
+    assert (view.completed, view.reviewed, view.ignored_signals) == (["P-1"], ["P-1"], [])
+
+
 async def test_completion_of_a_cancelled_purchase_is_ignored(harness):
     handle = await awarded(harness)
     await buy(handle, "P-1")
