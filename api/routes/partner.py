@@ -143,8 +143,9 @@ async def complete(
     add_audit_detail(request, registration_id=purchase.registration_id)
     if purchase.status == PurchaseStatus.CANCELLED:
         raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
+    repeat = purchase.status == PurchaseStatus.COMPLETED
     beneficiary = await session.get(Beneficiary, purchase.registration_id)
-    if beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
+    if not repeat and beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
         raise ProblemError(409, "REVOKED", "The card is revoked.")
     await session.execute(
         update(Purchase)
@@ -162,5 +163,10 @@ async def complete(
     signal = CompletionSignal(
         purchase_ref=body.purchase_ref, certificate_number=body.certificate_number, completed_at=body.completed_at
     )
-    await journeys.signal(client, purchase.registration_id, "completion", signal)
+    try:
+        await journeys.signal(client, purchase.registration_id, "completion", signal)
+    except ProblemError as err:
+        # A repeat after the journey ended changes nothing either way: still the same 200.
+        if not (repeat and err.code == "JOURNEY_FINISHED"):
+            raise
     return CompletionResponse(purchase_ref=body.purchase_ref, status=PurchaseStatus.COMPLETED)

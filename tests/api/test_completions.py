@@ -143,6 +143,7 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(shop):
     await shop.revoke(card)
     later = await shop.buy(card, "P-3", course="C-100")
     complete_voided = await shop.complete("P-1")
+    repeated = await shop.complete("P-2", by="PRV-A")  # the journey is over; a repeat is still a repeat
     cancel_voided = await shop.cancel("P-1")
     late_review = await shop.review(card, "P-2", {"rating": 4, "text": "terlambat"})
 
@@ -151,6 +152,7 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(shop):
     assert purchases(me) == {"P-1": ("CANCELLED", False), "P-2": ("COMPLETED", False)}
     assert_problem(later, 409, "REVOKED")
     assert_problem(complete_voided, 409, "PURCHASE_CANCELLED")
+    assert (repeated.status_code, repeated.json()) == (200, {"purchase_ref": "P-2", "status": "COMPLETED"})
     assert cancel_voided.status_code == 409, cancel_voided.text  # the journey is over: nothing to refund
     assert late_review.status_code == 409, late_review.text  # refused, so P-2 shows reviewed=False above
     ledger = await shop.ledger(card)
