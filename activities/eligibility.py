@@ -88,7 +88,7 @@ class EligibilityActivities:
             if not reasons:
                 wave_id = await session.scalar(select(Wave.wave_id).where(Wave.status == WaveStatus.OPEN).limit(1))
             result = EligibilityResult(reasons=reasons, wave_id=wave_id)
-            beneficiary = await projection.get(session, registration_id)
+            beneficiary = await projection.get_unless_revoked(session, registration_id)
             if beneficiary is not None:
                 await projection.remember(session, beneficiary, "eligibility", result.model_dump(mode="json"))
                 beneficiary.status = JourneyStatus.INELIGIBLE if reasons else JourneyStatus.WAITING_FOR_WAVE

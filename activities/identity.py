@@ -70,12 +70,12 @@ class IdentityActivities:
 
     async def _record(self, registration_id: str, result: IdentityResult) -> None:
         async with self.sessions.begin() as session:
-            beneficiary = await projection.get(session, registration_id)
+            selfie = await session.get(PendingSelfie, registration_id)
+            if selfie is not None:
+                await session.delete(selfie)  # the partner has answered: the face goes, whatever happens next
+            beneficiary = await projection.get_unless_revoked(session, registration_id)
             if beneficiary is None:
                 return
             await projection.remember(session, beneficiary, "identity", result.model_dump(mode="json"))
             beneficiary.status = JourneyStatus.REJECTED if result.reasons else JourneyStatus.VERIFYING
             beneficiary.reasons = list(result.reasons)
-            selfie = await session.get(PendingSelfie, registration_id)
-            if selfie is not None:
-                await session.delete(selfie)

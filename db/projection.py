@@ -26,6 +26,13 @@ async def get(session: AsyncSession, registration_id: str) -> Beneficiary | None
     return await session.get(Beneficiary, registration_id)
 
 
+async def get_unless_revoked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
+    """The row, locked, for a step that may finish after its journey was revoked: None if it was (a late
+    check must not put a revoked applicant back in VERIFYING or the pool)."""
+    row = await session.get(Beneficiary, registration_id, with_for_update=True, populate_existing=True)
+    return None if row is None or row.status == JourneyStatus.REVOKED else row
+
+
 async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, value: Any) -> None:
     """Record an activity's outcome on the row so a retried activity returns it instead of redoing it."""
     beneficiary.detail = {**(beneficiary.detail or {}), key: value}

@@ -88,7 +88,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
     async def _award(self) -> None:
         assert self.terms is not None and self.wave_id is not None
-        award = await workflow.execute_activity_method(
+        award = await self._step(
             ProgrammeActivities.award,
             AwardInput(registration_id=self.input.registration_id, wave_id=self.wave_id, terms=self.terms),
             **DATABASE_CALL,
@@ -156,7 +156,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                 SurveyWindow(survey_no=k, opens_at=opens, closes_at=opens + terms.days(terms.survey_window_days))
             )
         self.survey_windows = windows
-        await workflow.execute_activity_method(
+        await self._step(
             SurveyActivities.schedule_surveys,
             ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
             **DATABASE_CALL,

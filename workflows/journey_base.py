@@ -61,6 +61,19 @@ class JourneyBase:
         self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
         self.paid: dict[str, str] = {}
 
+    async def _step(self, activity: Any, arg: Any, **options: Any) -> Any:
+        """A database step of the journey's body. A revocation arriving meanwhile lets it finish, so its writes
+        (an award's credit) land before the revocation books everything back; the `_stop_if_revoked()` after
+        each step then lets the revocation win. (Partner checks are not waited for: an outage may last long.
+        Their activities leave a revoked projection alone instead.)"""
+        if not workflow.patched("steps-finish-before-revocation"):
+            return await workflow.execute_activity_method(activity, arg, **options)
+        step = asyncio.ensure_future(workflow.execute_activity_method(activity, arg, **options))
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            return await step
+
     def _stop_if_revoked(self) -> None:
         """Call after any step whose result can arrive in the same task as a revocation: the step then
         finished despite `run()` cancelling the body, and the revocation must still win before the next."""

@@ -1,13 +1,24 @@
 """Journey part 1 from the pool: wave draw, award with pinned terms, purchase deadline, revocation."""
 
+import asyncio
+
+import pytest_asyncio
 from sqlalchemy import select
+from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
+from adapters.factory import build_adapters
 from core.cards import is_card_number
+from core.contracts import AwardInput, AwardResult
 from core.domain import JourneyStatus
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
-from db.models import BalanceEntry, Beneficiary, NikBlacklist, Wave, WaveEntry
+from db.models import BalanceEntry, Beneficiary, NikBlacklist, Partner, Wave, WaveEntry
+from db.session import make_sessionmaker
+from simulators.world import SimWorld
+from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import wait_status
+from tests.workflows.harness import Harness
+from workers.main import build_workers, journey_activities
 
 
 async def pooled(harness, n, **person):
@@ -143,3 +154,53 @@ async def test_draw_is_rederivable_from_its_seed(harness):
         ).all()
     recorded = {r for r, _, chosen in entries if chosen}
     assert draw("audit-me", [(r, p) for r, p, _ in entries], 3) == recorded
+
+
+@pytest_asyncio.fixture
+async def slow_award(dev_env, engine):
+    """A harness whose award activity waits at a gate, so a revocation can arrive while it runs."""
+    settings = settings_for(database_url=engine.url.render_as_string(hide_password=False))
+    world, sessions = SimWorld(), make_sessionmaker(engine)
+    activities = journey_activities(settings, build_adapters(settings, world=world), sessions)
+    real = next(a for a in activities if getattr(a, "__name__", "") == "award")
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    @activity.defn(name="award")
+    async def gated_award(input: AwardInput) -> AwardResult:
+        started.set()
+        await gate.wait()
+        return await real(input)
+
+    activities = [gated_award if a is real else a for a in activities]
+    [worker] = build_workers(dev_env.client, settings, build_adapters(settings, world=world), sessions, activities)
+    harness = Harness(dev_env.client, settings, world, sessions)
+    async with worker:
+        yield harness, started, gate
+        gate.set()
+        await harness.stop_all()
+
+
+async def test_a_revocation_during_the_award_lets_it_finish_then_books_its_credit_back(slow_award):
+    harness, started, gate = slow_award
+    async with harness.sessions.begin() as s:
+        s.add(Partner(client_code="MKT-A", kind="marketplace", name="Market A", sign_key_sealed="x"))
+    handle = await harness.register(harness.citizen())
+    await wait_status(handle, "WAITING_FOR_WAVE")
+    wave_id = await harness.open_wave(quota=1)
+    draw = asyncio.create_task(harness.draw(wave_id))
+    await asyncio.wait_for(started.wait(), timeout=15)
+
+    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    await asyncio.sleep(0.5)  # the revocation is in; the award is still writing
+    gate.set()
+    result = await asyncio.wait_for(handle.result(), timeout=15)
+    await draw
+
+    assert (result.status, result.reasons) == ("REVOKED", ["REVOKED_BY_OPERATOR"])
+    b = await row(harness, handle)
+    async with harness.sessions() as s:
+        entries = (await s.scalars(select(BalanceEntry).where(BalanceEntry.registration_id == b.registration_id))).all()
+    assert [(e.kind, e.amount) for e in entries] == [("AWARD", 1_000_000), ("TREASURY_RETURN", -1_000_000)]
+    assert (b.status, b.balance, b.in_pool) == ("REVOKED", 0, False)
+    told = [(n.marketplace_client_code, n.kind, n.prakerja_number) for n in harness.world.notifications]
+    assert told == [("MKT-A", "CARD_BLOCKED", b.prakerja_number)]  # the card was known in time to block it

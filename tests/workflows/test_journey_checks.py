@@ -145,3 +145,35 @@ async def test_partner_outage_is_retried_not_fatal(harness):
     events = (await handle.fetch_history()).events
     scheduled = [e.activity_task_scheduled_event_attributes for e in events if e.event_type == ACTIVITY_SCHEDULED]
     assert scheduled and all(a.schedule_to_close_timeout.ToTimedelta() >= timedelta(days=3650) for a in scheduled[:2])
+
+
+async def test_a_check_finishing_after_a_revocation_leaves_the_applicant_revoked(sessions):
+    """Partner checks are not waited for when an operator revokes: a late one must not undo the revocation."""
+    async with sessions.begin() as s:
+        s.add(
+            Beneficiary(
+                registration_id="REG-LATE",
+                nik_hash="n-late",
+                kk_hash="kk-late",
+                token_hash="t-late",
+                status=JourneyStatus.REVOKED,
+                reasons=["REVOKED_BY_OPERATOR"],
+                province="Bali",
+                profile="prakerja-2023",
+                detail={},
+            )
+        )
+    check = CheckEligibilityInput(
+        registration_id="REG-LATE",
+        applicant=Person().applicant(),
+        nik_hash="n-late",
+        kk_hash="kk-late",
+        terms=terms_for("prakerja-2023"),
+    )
+
+    result = await EligibilityActivities(social_affairs=None, sessions=sessions).check_eligibility(check)  # type: ignore[arg-type]
+
+    assert result.reasons == []  # eligible on the merits ...
+    async with sessions() as s:
+        row = await s.get(Beneficiary, "REG-LATE")
+    assert (row.status, row.reasons, row.in_pool) == ("REVOKED", ["REVOKED_BY_OPERATOR"], False)  # ... yet revoked
