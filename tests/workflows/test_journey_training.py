@@ -185,6 +185,26 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(harness):
         await buy(handle, "P-3")
 
 
+async def test_a_revocation_does_not_void_a_purchase_the_ledger_shows_completed(harness):
+    """Its completion was recorded but had not reached the journey when the revocation did."""
+    async with harness.sessions.begin() as s:
+        s.add(Partner(client_code="MKT-A", kind="marketplace", name="Market A", sign_key_sealed="x"))
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    async with harness.sessions.begin() as s:
+        await s.execute(update(Purchase).where(Purchase.purchase_ref == "P-1").values(status="COMPLETED"))
+
+    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+
+    assert (await handle.result()).status == "REVOKED"
+    assert await ledger(harness, handle) == [
+        ("AWARD", 1_000_000),
+        ("PURCHASE", -400_000),
+        ("TREASURY_RETURN", -600_000),  # no refund: the training was delivered
+    ]
+    assert [n.kind for n in harness.world.notifications] == ["CARD_BLOCKED"]
+
+
 async def test_programme_close_returns_the_unused_balance(clock_harness, own_clock):
     harness = clock_harness
     handle = await awarded(harness)
