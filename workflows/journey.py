@@ -5,6 +5,7 @@ An operator's revocation interrupts whatever phase is running; money moved so fa
 """
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
@@ -102,16 +103,20 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         terms = self.terms
         assert terms is not None
         closing = asyncio.create_task(self._close_programme(terms))
+        deadline = workflow.now() + terms.days(terms.purchase_deadline_days)
         try:
             await workflow.wait_condition(
                 lambda: self.recorded_purchases > 0,
                 timeout=terms.days(terms.purchase_deadline_days),
                 timeout_summary="first purchase deadline",
             )
+            if workflow.patched("deadline-needs-a-purchase-kept"):
+                await self._keep_a_purchase_until(deadline)
         except TimeoutError:
             self.finishing = True
             return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
-        self._set_status(JourneyStatus.TRAINING)
+        if self.status != JourneyStatus.TRAINING:
+            self._set_status(JourneyStatus.TRAINING)
         await workflow.wait_condition(lambda: bool(self.completed) or self.closed)
         if not self.completed:
             self.finishing = True
@@ -126,6 +131,27 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         closing.cancel()
         await self._return_balance("journey-completed", JourneyStatus.COMPLETED)
         return await self._end(JourneyStatus.COMPLETED, [])
+
+    async def _keep_a_purchase_until(self, deadline: datetime) -> None:
+        """A purchase cancelled before the deadline does not meet it: if every one is cancelled in time, wait
+        for a new one; TimeoutError when the deadline passes without one kept. A completed training (it cannot
+        be cancelled) meets it at once."""
+        kept = lambda: self.recorded_purchases - self.cancelled_purchases > 0  # noqa: E731
+        while (left := (deadline - workflow.now()).total_seconds()) > 0:
+            if self.status != JourneyStatus.TRAINING:
+                self._set_status(JourneyStatus.TRAINING)
+            try:
+                await workflow.wait_condition(
+                    lambda: not kept() or bool(self.completed), timeout=left, timeout_summary="deadline"
+                )
+            except TimeoutError:
+                return  # a purchase was kept through the deadline
+            if self.completed:
+                return
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
+                raise TimeoutError()
+            await workflow.wait_condition(kept, timeout=left, timeout_summary="first purchase deadline")
 
     async def _close_programme(self, terms: ProgrammeTerms) -> None:
         """At the programme's close, whatever balance is left goes back to the treasury."""

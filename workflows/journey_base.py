@@ -47,7 +47,8 @@ class JourneyBase:
         self.purchases: dict[str, PurchaseUpdate] = {}
         self.purchase_status: dict[str, PurchaseStatus] = {}
         self.purchase_results: dict[str, PurchaseResult] = {}
-        self.recorded_purchases = 0  # purchases the ledger has accepted (the deadline watches these)
+        self.recorded_purchases = 0  # purchases the ledger has accepted (the deadline watches these) ...
+        self.cancelled_purchases = 0  # ... less those cancelled
         self.completed: list[str] = []
         self.first_completion_at: datetime | None = None
         self.reviewed: set[str] = set()

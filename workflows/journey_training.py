@@ -83,6 +83,7 @@ class TrainingHandlers(JourneyBase):
                 except ActivityError:
                     raise refuse("PURCHASE_COMPLETED", "the training was completed meanwhile") from None
                 self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
+                self.cancelled_purchases += 1
                 if not returned:
                     self.balance += self.purchases[update.purchase_ref].price
             return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)

@@ -159,6 +159,39 @@ async def test_purchase_one_second_after_the_deadline_is_refused(clock_harness, 
     assert sum(a for _, a in await ledger(harness, handle)) == 0
 
 
+async def test_a_purchase_cancelled_before_the_deadline_does_not_meet_it(clock_harness, own_clock):
+    harness = clock_harness
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    await own_clock.sleep(timedelta(days=30) + timedelta(seconds=1))
+
+    result = await handle.result()
+
+    assert (result.status, result.reasons) == ("REVOKED", ["PURCHASE_DEADLINE_MISSED"])
+    assert await ledger(harness, handle) == [
+        ("AWARD", 1_000_000),
+        ("PURCHASE", -400_000),
+        ("REFUND", 400_000),
+        ("TREASURY_RETURN", -1_000_000),
+    ]
+
+
+async def test_a_new_purchase_after_a_cancelled_one_meets_the_deadline(clock_harness, own_clock):
+    harness = clock_harness
+    handle = await awarded(harness)
+    await buy(handle, "P-1")
+    await handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    await buy(handle, "P-2", price=100_000)
+    await own_clock.sleep(timedelta(days=31))
+
+    view = await wait_status(handle, "TRAINING")
+
+    assert (view.purchases, view.balance) == ({"P-1": "CANCELLED", "P-2": "PURCHASED"}, 900_000)
+    await handle.signal("completion", completion("P-2"))
+    assert (await wait_status(handle, "INCENTIVES")).completed == ["P-2"]
+
+
 async def test_revocation_voids_open_purchases_and_blocks_the_card(harness):
     async with harness.sessions.begin() as s:
         s.add(Partner(client_code="MKT-A", kind="marketplace", name="Market A", sign_key_sealed="x"))
