@@ -1,6 +1,6 @@
 """Programme money and status moves that are not payments: award the card, revoke it."""
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -88,24 +88,9 @@ class ProgrammeActivities:
             purchase = await session.get(Purchase, purchase_ref)
             if purchase is None or purchase.registration_id != input.registration_id:
                 continue
-            # Conditional, like a cancellation: a completion committed since the read above is never overwritten.
-            cancelled = await session.execute(
-                update(Purchase)
-                .where(Purchase.purchase_ref == purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
-                .values(status=PurchaseStatus.CANCELLED)
-                .execution_options(synchronize_session=False)
-            )
-            if cancelled.rowcount == 1:
-                session.add(
-                    BalanceEntry(
-                        registration_id=input.registration_id,
-                        kind=BalanceEntryKind.REFUND,
-                        amount=purchase.price,
-                        reference=purchase_ref,
-                    )
-                )
-            if cancelled.rowcount == 1 or purchase.status == PurchaseStatus.CANCELLED:  # voided now, or by a try
-                voided.append((purchase_ref, purchase.marketplace_client_code))  # the marketplace is told again
+            # Voided now, or by an earlier try of this activity: the marketplace is told (again) either way.
+            if await projection.cancel_open_purchase(session, purchase) or purchase.status == PurchaseStatus.CANCELLED:
+                voided.append((purchase_ref, purchase.marketplace_client_code))
         await session.flush()
         return voided
 

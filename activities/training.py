@@ -2,7 +2,7 @@
 
 import hashlib
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -61,19 +61,10 @@ class TrainingActivities:
             purchase = await session.get(Purchase, input.purchase_ref)
             if purchase is None:
                 raise ApplicationError("unknown purchase", type="InvalidInput", non_retryable=True)
-            # Conditional, so a completion committed since the read above is never overwritten.
-            cancelled = await session.execute(
-                update(Purchase)
-                .where(Purchase.purchase_ref == input.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
-                .values(status=PurchaseStatus.CANCELLED)
-                .execution_options(synchronize_session=False)
-            )
-            if cancelled.rowcount == 0 and await _status(session, input.purchase_ref) == PurchaseStatus.COMPLETED:
+            cancelled = await projection.cancel_open_purchase(session, purchase)
+            if not cancelled and await _status(session, input.purchase_ref) == PurchaseStatus.COMPLETED:
                 raise ApplicationError("the training was completed", type="PURCHASE_COMPLETED", non_retryable=True)
-            if cancelled.rowcount == 1:
-                session.add(
-                    _entry(purchase.registration_id, BalanceEntryKind.REFUND, purchase.price, input.purchase_ref)
-                )
+            if cancelled:
                 await session.flush()
                 if input.balance_returned:
                     await projection.return_to_treasury(

@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import BalanceEntryKind, JourneyStatus
-from db.models import BalanceEntry, Beneficiary
+from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
+from db.models import BalanceEntry, Beneficiary, Purchase
 
 
 async def set_status(
@@ -41,6 +41,28 @@ async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, va
 async def balance_of(session: AsyncSession, registration_id: str) -> int:
     rows = await session.scalars(select(BalanceEntry.amount).where(BalanceEntry.registration_id == registration_id))
     return sum(rows)
+
+
+async def cancel_open_purchase(session: AsyncSession, purchase: Purchase) -> bool:
+    """Cancel a purchase still PURCHASED and refund its price; False if it was not (already cancelled, or
+    completed). Conditional, so a completion committed since the purchase was read is never overwritten."""
+    cancelled = await session.execute(
+        update(Purchase)
+        .where(Purchase.purchase_ref == purchase.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
+        .values(status=PurchaseStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:
+        return False
+    session.add(
+        BalanceEntry(
+            registration_id=purchase.registration_id,
+            kind=BalanceEntryKind.REFUND,
+            amount=purchase.price,
+            reference=purchase.purchase_ref,
+        )
+    )
+    return True
 
 
 async def return_to_treasury(session: AsyncSession, registration_id: str, reference: str) -> int:
