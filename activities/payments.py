@@ -108,9 +108,12 @@ class PaymentActivities:
                     status=AttemptStatus.PENDING,
                 )
             )
+            retried = payment.status == PaymentStatus.ON_HOLD
             payment.attempts = max(payment.attempts, input.attempt_no)
             payment.status, payment.reason = PaymentStatus.PENDING, None
             payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
+            if retried:  # the hold is over (support retried it): the beneficiary's status says so in this write
+                await _release_hold(session, payment.registration_id)
 
     # --- ledger writes (journey task queue) ---
 

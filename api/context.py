@@ -17,7 +17,7 @@ from api.metrics import Metrics
 from core.codec import EncryptionCodec, parse_keys
 from core.settings import Settings
 from core.temporal import connect
-from db.session import make_engine, make_sessionmaker
+from db.session import make_engine, make_sessionmaker, read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,12 @@ def get_settings(request: Request) -> Settings:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; routes commit their own writes, anything uncommitted rolls back."""
     async with get_ctx(request).sessions() as session:
+        yield session
+
+
+async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only session of its own whose reads all see one committed state (for views over several tables)."""
+    async with read_snapshot(get_ctx(request).sessions) as session:
         yield session
 
 

@@ -17,7 +17,7 @@ from api.auth import (
     require_partner,
     require_role,
 )
-from api.context import AppContext, get_ctx, get_session, get_settings, get_temporal
+from api.context import AppContext, get_ctx, get_session, get_settings, get_snapshot, get_temporal
 from core.domain import PartnerKind, Role
 from core.settings import Settings
 from db.models import Beneficiary
@@ -30,6 +30,7 @@ def get_http(ctx: Annotated[AppContext, Depends(get_ctx)]) -> httpx.AsyncClient:
 ContextDep = Annotated[AppContext, Depends(get_ctx)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SnapshotDep = Annotated[AsyncSession, Depends(get_snapshot)]  # read-only, one consistent state
 TemporalDep = Annotated[Client, Depends(get_temporal)]  # 503 TEMPORAL_UNAVAILABLE while unreachable
 HttpDep = Annotated[httpx.AsyncClient, Depends(get_http)]
 

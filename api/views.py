@@ -67,7 +67,12 @@ def mask(account_number: str) -> str:
     return "*" * max(len(account_number) - 4, 0) + account_number[-4:]
 
 
-async def journey_view(session: AsyncSession, b: Beneficiary) -> JourneyView:
+async def journey_view(session: AsyncSession, registration_id: str) -> JourneyView | None:
+    """The journey as one consistent picture: `session` must be a read snapshot (`db.session.read_snapshot`),
+    or a settlement landing between two of these reads could show a payment PAID beside PAYMENT_ON_HOLD."""
+    b = await session.get(Beneficiary, registration_id)
+    if b is None:
+        return None
     purchases = list(
         await session.scalars(
             select(Purchase).where(Purchase.registration_id == b.registration_id).order_by(Purchase.created_at)

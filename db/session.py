@@ -1,5 +1,7 @@
 """Engine and session factory; SQLite gets WAL and a busy timeout because API and worker share the file."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -23,3 +25,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def read_snapshot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose reads all see one committed state. A view assembled from several tables (the
+    beneficiary row, then its payments) must never mix one write's before and after: at READ COMMITTED
+    each statement of PostgreSQL sees the latest commit, and SQLite's driver runs bare SELECTs outside any
+    transaction, so a payment's settlement could land between two reads (PAID beside PAYMENT_ON_HOLD)."""
+    async with sessions() as session:
+        if session.bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:  # SQLite (WAL): an explicit BEGIN pins the snapshot at the first read until the rollback
+            connection = await session.connection()
+            await connection.exec_driver_sql("BEGIN")
+        yield session

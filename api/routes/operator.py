@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import journeys
 from api.auth import require_role
-from api.deps import OperatorDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import OperatorDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
 from api.errors import ProblemError
 from api.schemas import DrawRequest, JourneyView, RevokeRequest, RevokeResponse, WaveRequest, WaveView
 from api.views import journey_view
@@ -126,9 +126,12 @@ async def _beneficiary(session: SessionDep, registration_id: str) -> Beneficiary
 
 
 @router.get("/beneficiaries/{registration_id}", response_model=JourneyView, dependencies=staff)
-async def get_beneficiary(registration_id: str, session: SessionDep) -> JourneyView:
+async def get_beneficiary(registration_id: str, snapshot: SnapshotDep) -> JourneyView:
     """Any journey's view, for support staff and operators."""
-    return await journey_view(session, await _beneficiary(session, registration_id))
+    view = await journey_view(snapshot, registration_id)
+    if view is None:
+        raise ProblemError(404, "REGISTRATION_NOT_FOUND", f"No registration {registration_id}.")
+    return view
 
 
 @router.post("/beneficiaries/{registration_id}/revoke", response_model=RevokeResponse)

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api import journeys
-from api.deps import BeneficiaryDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import BeneficiaryDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
 from api.errors import ProblemError
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
@@ -113,11 +113,12 @@ async def _start_journey(
 
 
 @router.get("/me", response_model=JourneyView)
-async def me(beneficiary: BeneficiaryDep, session: SessionDep) -> JourneyView:
+async def me(beneficiary: BeneficiaryDep, snapshot: SnapshotDep) -> JourneyView:
     """The signed-in beneficiary's journey: status, reasons, card, balance, purchases, payments, surveys."""
-    fresh = await session.scalar(select(Beneficiary).where(Beneficiary.registration_id == beneficiary.registration_id))
-    assert fresh is not None
-    return await journey_view(session, fresh)
+    view = await journey_view(snapshot, beneficiary.registration_id)
+    if view is None:  # withdrawn between the token check and this read
+        raise ProblemError(404, "REGISTRATION_NOT_FOUND", "No such registration.")
+    return view
 
 
 class ReviewRequest(BaseModel):

@@ -1,0 +1,109 @@
+"""The journey view is one consistent picture, whatever commits while it is being read."""
+
+import uuid
+
+from activities.payments import PaymentActivities
+from adapters.payment import SimulatedPaymentGateway
+from api.views import journey_view
+from core.domain import JourneyStatus, PaymentStatus
+from core.payments import AttemptInput, SettleAttemptInput, attempt_id_for
+from db.models import Beneficiary, Payment, PaymentAttempt
+from db.session import read_snapshot
+from simulators.world import SimWorld
+
+PARTNER = "PAY-EWALLET"
+
+
+async def _held_payment(sessions) -> tuple[str, str]:
+    """A beneficiary whose incentive 1 is on hold, as `mark_on_hold` leaves them."""
+    registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
+    payment_id = f"PAY-{registration_id}-I1"
+    async with sessions.begin() as session:
+        session.add(
+            Beneficiary(
+                registration_id=registration_id,
+                nik_hash=uuid.uuid4().hex,
+                kk_hash=uuid.uuid4().hex,
+                token_hash=uuid.uuid4().hex,
+                status=JourneyStatus.PAYMENT_ON_HOLD,
+                province="Jawa Barat",
+                profile="prakerja-2020",
+                detail={"status_before_payment_hold": JourneyStatus.INCENTIVES},
+            )
+        )
+        session.add(
+            Payment(
+                payment_id=payment_id,
+                registration_id=registration_id,
+                kind="INCENTIVE",
+                number=1,
+                amount=600_000,
+                status=PaymentStatus.ON_HOLD,
+                reason="ACCOUNT_CLOSED",
+                partner_client_code=PARTNER,
+                account_number="0811000001",
+                attempts=1,
+            )
+        )
+        await session.flush()
+        session.add(
+            PaymentAttempt(
+                attempt_id=attempt_id_for(payment_id, 1),
+                payment_id=payment_id,
+                idempotency_key=attempt_id_for(payment_id, 1),
+                partner_client_code=PARTNER,
+                account_number="0811000001",
+                amount=600_000,
+                status="FAILED",
+            )
+        )
+    return registration_id, payment_id
+
+
+def _picture(view) -> tuple[str, list[str]]:
+    return view.status, [p.status for p in view.payments if p.number == 1 and p.kind == "INCENTIVE"]
+
+
+async def test_a_settlement_committed_between_the_views_reads_is_not_half_seen(sessions):
+    registration_id, payment_id = await _held_payment(sessions)
+    payments = PaymentActivities(SimulatedPaymentGateway(SimWorld()), sessions, "http://api")
+    retry = AttemptInput(
+        payment_id=payment_id,
+        attempt_id=attempt_id_for(payment_id, 2),
+        attempt_no=2,
+        partner_client_code="PAY-BANK",
+        account_number="5550002222",
+        nik="3201010101900001",
+        amount=600_000,
+    )
+
+    async with read_snapshot(sessions) as snapshot:
+        await snapshot.get(Beneficiary, registration_id)  # the view's first read: still on hold ...
+        await payments._record_attempt(retry)  # ... then support's retry is sent and paid meanwhile
+        await payments.mark_paid(SettleAttemptInput(payment_id=payment_id, attempt_id=retry.attempt_id))
+        during = await journey_view(snapshot, registration_id)
+    async with read_snapshot(sessions) as snapshot:
+        after = await journey_view(snapshot, registration_id)
+
+    assert _picture(during) == ("PAYMENT_ON_HOLD", ["ON_HOLD"])  # the state before, whole
+    assert _picture(after) == ("INCENTIVES", ["PAID"])  # the state after, whole
+
+
+async def test_a_retried_payment_leaves_the_hold_in_the_same_write(sessions):
+    registration_id, payment_id = await _held_payment(sessions)
+    payments = PaymentActivities(SimulatedPaymentGateway(SimWorld()), sessions, "http://api")
+    retry = AttemptInput(
+        payment_id=payment_id,
+        attempt_id=attempt_id_for(payment_id, 2),
+        attempt_no=2,
+        partner_client_code=PARTNER,
+        account_number="0811000001",
+        nik="3201010101900001",
+        amount=600_000,
+    )
+
+    await payments._record_attempt(retry)
+
+    async with read_snapshot(sessions) as snapshot:
+        view = await journey_view(snapshot, registration_id)
+    assert _picture(view) == ("INCENTIVES", ["PENDING"])  # never PAYMENT_ON_HOLD with nothing held
