@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.errors import Refused
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -46,7 +48,7 @@ class ValidationProblem(Problem):
     errors: list[FieldError]
 
 
-class ProblemError(Exception):
+class ProblemError(Refused):
     """Raise anywhere in a request to answer with a problem body (`extra` adds members, never PII)."""
 
     def __init__(
@@ -59,10 +61,15 @@ class ProblemError(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(f"{status} {code}")
-        self.status, self.code, self.detail = status, code, detail
+        super().__init__(status, code, detail, extra=extra)
         self.title = title or HTTPStatus(status).phrase
-        self.headers, self.extra = headers, extra or {}
+        self.headers = headers
+
+    @classmethod
+    def of(cls, refused: Refused) -> "ProblemError":
+        if isinstance(refused, ProblemError):
+            return refused
+        return cls(refused.status, refused.code, refused.detail, extra=refused.extra)
 
 
 def problem_response(error: ProblemError, request: Request | None = None) -> JSONResponse:
@@ -92,8 +99,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
-    return problem_response(exc, request)
+    assert isinstance(exc, Refused)  # a use case's refusal or a route's problem
+    return problem_response(ProblemError.of(exc), request)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -155,7 +162,7 @@ class CatchAllMiddleware:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(Refused, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -38,16 +38,6 @@ async def signal(client: Client, registration_id: str, name: str, arg: Any) -> N
         raise _rpc_problem(err) from None
 
 
-async def started(client: Client, workflow_id: str) -> bool:
-    """Whether the server holds the workflow: a start whose answer was lost may have happened after all.
-    False also when the server cannot be asked."""
-    try:
-        await client.get_workflow_handle(workflow_id).describe()
-    except Exception:
-        return False
-    return True
-
-
 def _rpc_problem(err: RPCError) -> ProblemError:
     if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
         return ProblemError(409, "JOURNEY_FINISHED", "The journey is no longer running.")

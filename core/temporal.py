@@ -53,3 +53,13 @@ def search_attribute_flags() -> list[str]:
         f"{key.name}={kinds[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"
         for key in SEARCH_ATTRIBUTES
     ]
+
+
+async def started(client: Client, workflow_id: str) -> bool:
+    """Whether the server holds the workflow: a start whose answer was lost may have happened after all.
+    False also when the server cannot be asked."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except Exception:
+        return False
+    return True

@@ -30,7 +30,7 @@ from core.contracts import (
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus, SurveyStatus
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
-from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS
+from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
 from core.terms import terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
@@ -68,7 +68,7 @@ async def register(body: RegistrationRequest, session: SessionDep, settings: Set
         await _start_journey(client, settings, registration_id, body, hashed_nik)
     except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered ...
         # ... unless the start reached the server and only its answer was lost: then the journey runs.
-        if not await journeys.started(client, journey_id(registration_id)):
+        if not await started(client, journey_id(registration_id)):
             log.warning("journey %s could not start: %s", registration_id, type(err).__name__)
             await registrations.withdraw(session, registration_id)
             raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err

@@ -1,16 +1,15 @@
 """Support staff: payments by status, retrying a payment on hold, and the daily reconciliation report."""
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.audit import add_audit_detail
 from api.deps import SessionDep, SettingsDep, SupportDep, SupportOrOperatorDep, TemporalDep
@@ -21,14 +20,11 @@ from core.payments import (
     ReconcileInput,
     ReconcileResult,
     ReconciliationDifference,
-    RetryOutcome,
-    RetryPaymentInput,
-    RetryPaymentResult,
     day_bounds,
-    payment_workflow_id,
     reconciliation_id,
 )
-from db.models import Beneficiary, Partner, Payment, PaymentAttempt
+from db.models import Partner, Payment, PaymentAttempt
+from services.payments import RetryPayment, execute_retry, plan_retry
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
 
@@ -119,80 +115,12 @@ async def retry_payment(
     """Retry a payment on hold, optionally to another partner/account (which must pass the partner's e-KYC).
     Without either, the beneficiary's currently linked account is used if it changed since."""
     body = body or RetryRequest()
-    payment = await session.get(Payment, payment_id)
-    if payment is None:
-        raise ProblemError(404, "PAYMENT_NOT_FOUND", f"No payment {payment_id}.")
-    partner, account = await _target(session, payment, body)
-    add_audit_detail(request, payment_id=payment_id, partner_client_code=partner, requested_by=staff.staff_id)
-    if payment.status != PaymentStatus.ON_HOLD:
-        raise ProblemError(409, "PAYMENT_NOT_ON_HOLD", f"The payment is {payment.status}, not ON_HOLD.")
-    retry = RetryPaymentInput(partner_client_code=partner, account_number=account, requested_by=staff.staff_id)
-    # A fresh update id per request: the workflow's validator already admits one retry per hold, and a refusal
-    # (e-KYC failed, partner unavailable) must be asked again next time, not replayed from the first answer.
-    update_id = f"retry-{payment.attempts}-{uuid.uuid4().hex}"
-    result = await _execute_retry(client, payment_id, retry, update_id)
-    if result.outcome is RetryOutcome.EKYC_FAILED:
-        raise ProblemError(
-            422,
-            "EKYC_FAILED",
-            f"The partner's e-KYC refused the account: {result.reason}.",
-            extra={"reason": result.reason},
-        )
-    if result.outcome is RetryOutcome.PARTNER_UNAVAILABLE:
-        raise ProblemError(503, "PARTNER_UNAVAILABLE", "The payment partner could not verify the account; retry later.")
-    await _follow_to_new_account(session, payment, partner, account)
+    cmd = RetryPayment(payment_id, staff.staff_id, body.partner_client_code, body.account_number)
+    add_audit_detail(request, payment_id=payment_id, requested_by=staff.staff_id)
+    plan = await plan_retry(session, cmd)
+    add_audit_detail(request, partner_client_code=plan.partner_client_code)
+    await execute_retry(session, client, plan)
     return RetryAccepted(payment_id=payment_id)
-
-
-async def _follow_to_new_account(
-    session: AsyncSession, payment: Payment, partner: str | None, account: str | None
-) -> None:
-    """The journey now pays later instalments to the account support moved this one to (it passed e-KYC),
-    unless the beneficiary linked another meanwhile; the projection says the same."""
-    if partner is None or account is None:
-        return
-    await session.execute(
-        update(Beneficiary)
-        .where(
-            Beneficiary.registration_id == payment.registration_id,
-            Beneficiary.payment_partner == payment.partner_client_code,
-            Beneficiary.payment_account == payment.account_number,
-        )
-        .values(payment_partner=partner, payment_account=account)
-    )
-    await session.commit()
-
-
-async def _target(session: AsyncSession, payment: Payment, body: RetryRequest) -> tuple[str | None, str | None]:
-    """Where the retry goes: as asked, else the beneficiary's linked account if it differs, else unchanged."""
-    if body.account_number and not body.partner_client_code:
-        raise ProblemError(422, "PARTNER_REQUIRED", "An account number needs its partner_client_code.")
-    if body.partner_client_code:
-        found = await session.get(Partner, body.partner_client_code)
-        if found is None or found.kind != PartnerKind.PAYMENT:
-            raise ProblemError(422, "UNKNOWN_PAYMENT_PARTNER", f"No payment partner {body.partner_client_code}.")
-        return body.partner_client_code, body.account_number
-    beneficiary = await session.get(Beneficiary, payment.registration_id)
-    if beneficiary and beneficiary.payment_partner and beneficiary.payment_account:
-        linked = (beneficiary.payment_partner, beneficiary.payment_account)
-        if linked != (payment.partner_client_code, payment.account_number):
-            return linked
-    return None, None
-
-
-async def _execute_retry(
-    client: Client, payment_id: str, retry: RetryPaymentInput, update_id: str
-) -> RetryPaymentResult:
-    handle = client.get_workflow_handle(payment_workflow_id(payment_id))
-    try:
-        return await handle.execute_update("retry", retry, id=update_id, result_type=RetryPaymentResult)
-    except WorkflowUpdateFailedError:
-        # The workflow's validator is the authority: the payment left ON_HOLD (paid, retried or cancelled).
-        raise ProblemError(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer on hold.") from None
-    except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise ProblemError(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer in progress.") from None
-        raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The retry could not be delivered; try again.") from err
 
 
 @router.get("/reconciliation", response_model=ReconciliationReport, responses=problem_responses(503))
