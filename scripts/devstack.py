@@ -1,7 +1,12 @@
 """`make up` / `make down`: run the whole development stack in one terminal and stop it cleanly.
 
-Standard library only. Order: migrations, Temporal dev server, simulators, worker, API; then dev data.
-Each child's output goes to var/log/<name>.log; Ctrl-C, SIGTERM or `make down` stop them in reverse order.
+Standard library only. Order: migrations, Temporal dev server, UI proxy, simulators, worker, API; then dev
+data. Each child's output goes to var/log/<name>.log; Ctrl-C, SIGTERM or `make down` stop them in reverse order.
+
+The embedded Temporal UI listens on an internal port (the UI origin's port + 1, on 127.0.0.1); the UI
+origin itself is scripts/uiproxy.py, which serves the UI and the API's `/codec/*` from that one origin, so
+the browser sends the console's staff cookie with the UI's codec calls (the embedded UI sends none
+cross-origin).
 """
 
 from __future__ import annotations
@@ -82,12 +87,23 @@ class Config:
         """Start the Temporal dev server only when TEMPORAL_ADDRESS points at this machine."""
         return host_port(self.get("TEMPORAL_ADDRESS"))[0] in LOCAL_HOSTS
 
+    @property
+    def ui_origin(self) -> str:
+        """Where browsers open the Temporal UI: the UI proxy (embedded Temporal) or the cluster's UI."""
+        return self.get("PRAKERJA_UI_ORIGIN").rstrip("/")
+
+    @property
+    def ui_internal_url(self) -> str:
+        """The embedded UI itself, behind the proxy: loopback only, on the UI origin's port + 1."""
+        return f"http://127.0.0.1:{host_port(self.ui_origin)[1] + 1}"
+
     def ports(self) -> dict[int, str]:
         """Ports this stack will listen on, with what listens there."""
         ports = {host_port(self.api_url)[1]: "API", host_port(self.sim_url)[1]: "simulators"}
         if self.embedded_temporal:
             ports[host_port(self.get("TEMPORAL_ADDRESS"))[1]] = "Temporal gRPC"
-            ports[host_port(self.get("PRAKERJA_UI_ORIGIN"))[1]] = "Temporal UI"
+            ports[host_port(self.ui_origin)[1]] = "Temporal UI"
+            ports[host_port(self.ui_internal_url)[1]] = "Temporal UI, internal"
         return ports
 
 
@@ -96,13 +112,20 @@ class Config:
 
 def temporal_command(cfg: Config, sa_flags: list[str], db_file: Path = VAR / "temporal.db") -> list[str]:
     host, port = host_port(cfg.get("TEMPORAL_ADDRESS"))
-    ui_host, ui_port = host_port(cfg.get("PRAKERJA_UI_ORIGIN"))
+    ui_host, ui_port = host_port(cfg.ui_internal_url)
     cmd = [cfg.bin("temporal"), "server", "start-dev", "--db-filename", str(db_file)]
     cmd += ["--ip", host, "--port", str(port), "--ui-ip", ui_host, "--ui-port", str(ui_port)]
-    cmd += ["--ui-codec-endpoint", f"{cfg.api_url}/codec", "--ui-disable-news-fetch", "--log-level", "warn"]
+    # Same origin as the UI (the proxy forwards it to the API): the browser then sends the staff cookie.
+    cmd += ["--ui-codec-endpoint", f"{cfg.ui_origin}/codec", "--ui-disable-news-fetch", "--log-level", "warn"]
     if (namespace := cfg.get("TEMPORAL_NAMESPACE")) != "default":
         cmd += ["--namespace", namespace]
     return cmd + [arg for flag in sa_flags for arg in ("--search-attribute", flag)]
+
+
+def ui_proxy_command(cfg: Config) -> list[str]:
+    """The UI origin: the embedded UI, and `/codec/*` forwarded to the API (scripts/uiproxy.py)."""
+    cmd = [cfg.python, "-m", "scripts.uiproxy", "--listen", cfg.ui_origin]
+    return cmd + ["--api-url", cfg.api_url, "--ui-url", cfg.ui_internal_url, "--log-level", "warning"]
 
 
 def search_attribute_command(cfg: Config, sa_flags: list[str]) -> list[str]:
@@ -174,6 +197,10 @@ def start_temporal(cfg: Config, sup: Supervisor, env: dict[str, str]) -> None:
     sup.wait_for("Temporal gRPC", lambda: succeeds(health_command(cfg)), 60, temporal.log)
     if not succeeds(search_attribute_command(cfg, flags)):
         raise StackError("registering search attributes failed (did a type change? see README)", temporal.log)
+    # Started after Temporal, so stopped before it; it answers 502 until the UI itself is up.
+    proxy = start(sup, "uiproxy", ui_proxy_command(cfg), env)
+    settings = f"{cfg.ui_origin}/api/v1/settings"
+    sup.wait_for("Temporal UI (through the proxy)", lambda: http_status(settings) == 200, 60, proxy.log)
 
 
 def start(sup: Supervisor, name: str, argv: list[str], env: dict[str, str]) -> Child:
@@ -205,10 +232,13 @@ def redact(url: str) -> str:
 def banner(cfg: Config, sup: Supervisor, creds: Credentials) -> str:
     token = cfg.get("PRAKERJA_ADMIN_TOKEN")
     shown = token if token == DEFAULTS["PRAKERJA_ADMIN_TOKEN"] else "(the value of PRAKERJA_ADMIN_TOKEN)"
-    ui = cfg.get("PRAKERJA_UI_ORIGIN") if cfg.embedded_temporal else "(your cluster's UI)"
+    if cfg.embedded_temporal:  # the codec is on the UI's origin: signing in to the console is all it takes
+        ui = f"{cfg.ui_origin}   (decrypted after signing in at {cfg.api_url}/console)"
+    else:
+        ui = f"(your cluster's UI)   (codec endpoint {cfg.api_url}/codec)"
     rows = [
         ("API", f"{cfg.api_url}   (docs {cfg.api_url}/docs)"),
-        ("Temporal UI", f"{ui}   (codec endpoint {cfg.api_url}/codec)"),
+        ("Temporal UI", ui),
         ("Simulators", cfg.sim_url),
         ("Temporal gRPC", f"{cfg.get('TEMPORAL_ADDRESS')}   namespace {cfg.get('TEMPORAL_NAMESPACE')}"),
         ("Database", redact(cfg.get("DATABASE_URL"))),

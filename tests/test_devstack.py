@@ -53,8 +53,10 @@ def test_temporal_dev_server_command() -> None:
     assert cmd[:3] == ["/venv/bin/temporal", "server", "start-dev"]
     opts = options(cmd)
     assert opts["--db-filename"] == ["/data/temporal.db"]
-    assert opts["--ip"] == ["127.0.0.1"] and opts["--port"] == ["7233"] and opts["--ui-port"] == ["8233"]
-    assert opts["--ui-codec-endpoint"] == ["http://127.0.0.1:8000/codec"]
+    assert opts["--ip"] == ["127.0.0.1"] and opts["--port"] == ["7233"]
+    # The UI itself sits behind the UI proxy (loopback, UI port + 1); its codec is on the UI's origin.
+    assert opts["--ui-ip"] == ["127.0.0.1"] and opts["--ui-port"] == ["8234"]
+    assert opts["--ui-codec-endpoint"] == ["http://127.0.0.1:8233/codec"]
     assert opts["--search-attribute"] == flags
     assert {"PrakerjaStatus=Keyword", "PrakerjaOnHold=Bool"} <= set(flags)
     assert "--namespace" not in opts  # "default" always exists
@@ -89,10 +91,56 @@ def test_app_commands_and_ports_follow_env_overrides() -> None:
     assert cmds["worker"] == [PYTHON, "-m", "workers.main"]
     assert cmds["migrate"] == [PYTHON, "-m", "db.migrate"]
     opts = options(devstack.temporal_command(cfg, []))
-    assert opts["--port"] == ["7300"] and opts["--ui-port"] == ["9233"]
+    assert opts["--port"] == ["7300"] and opts["--ui-port"] == ["9234"]
     assert opts["--namespace"] == ["prakerja"]
-    assert opts["--ui-codec-endpoint"] == ["http://127.0.0.1:9000/codec"]
-    assert set(cfg.ports()) == {9000, 9100, 7300, 9233}
+    assert opts["--ui-codec-endpoint"] == ["http://127.0.0.1:9233/codec"]
+    proxy = devstack.ui_proxy_command(cfg)
+    assert proxy[:3] == [PYTHON, "-m", "scripts.uiproxy"]
+    assert options(proxy) == {
+        "--listen": ["http://127.0.0.1:9233"],
+        "--api-url": ["http://127.0.0.1:9000"],
+        "--ui-url": ["http://127.0.0.1:9234"],
+        "--log-level": ["warning"],
+    }
+    assert cfg.ports() == {
+        9000: "API",
+        9100: "simulators",
+        7300: "Temporal gRPC",
+        9233: "Temporal UI",
+        9234: "Temporal UI, internal",
+    }
+
+
+def test_the_ui_proxy_starts_after_temporal_and_so_stops_before_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[tuple[str, list[str]]] = []
+
+    class RecordingSupervisor:
+        def start(self, name: str, argv: list[str], env: dict[str, str]) -> supervise.Child:
+            started.append((name, argv))
+            return supervise.Child(name, None, tmp_path / f"{name}.log")  # type: ignore[arg-type]
+
+        def wait_for(self, what: str, ready: object, timeout_s: float, log: Path) -> None:
+            assert callable(ready) and ready()
+
+    probed: list[str] = []
+    monkeypatch.setattr(devstack, "search_attribute_flags", lambda cfg: ["PrakerjaStatus=Keyword"])
+    monkeypatch.setattr(devstack, "succeeds", lambda argv: True)
+    monkeypatch.setattr(devstack, "http_status", lambda url: probed.append(url) or 200)
+    cfg = devstack.Config({}, PYTHON)
+    devstack.start_temporal(cfg, RecordingSupervisor(), {})  # type: ignore[arg-type]
+    assert [name for name, _ in started] == ["temporal", "uiproxy"]  # stop_all() goes in reverse
+    assert started[1][1] == devstack.ui_proxy_command(cfg)
+    assert probed == ["http://127.0.0.1:8233/api/v1/settings"]  # the UI, through the proxy
+
+
+def test_the_banner_sends_operators_to_the_console_to_decrypt(tmp_path: Path) -> None:
+    sup = supervise.Supervisor(tmp_path, cwd=tmp_path)
+    local = devstack.banner(devstack.Config({}, PYTHON), sup, {})
+    assert "http://127.0.0.1:8233   (decrypted after signing in at http://127.0.0.1:8000/console)" in local
+    remote = devstack.banner(devstack.Config({"TEMPORAL_ADDRESS": "x.tmprl.cloud:7233"}, PYTHON), sup, {})
+    assert "(your cluster's UI)   (codec endpoint http://127.0.0.1:8000/codec)" in remote
 
 
 def test_a_remote_temporal_is_not_started() -> None:
