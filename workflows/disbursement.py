@@ -89,6 +89,9 @@ class Disbursement:
         self.late: list[AttemptStatusSignal] = []  # successes reported for those
         self.retry_request: RetryPaymentInput | None = None
         self.retry_in_progress = False
+        # The ledger (and so the console) shows the hold before mark_on_hold's result reaches this workflow:
+        # a support retry sent in between is taken, and `_on_hold` acts on it once the hold is recorded.
+        self.recording_hold = False
         self.cancel_requested = False
         self.on_hold = False
         self.published: tuple[str, bool] | None = None
@@ -207,7 +210,9 @@ class Disbursement:
         if self.cancel_requested:
             await self._cancel(settle)
             return None
+        self.recording_hold = workflow.patched("retry-while-holding")
         await self._db(PaymentActivities.mark_on_hold, settle)
+        self.recording_hold = False
         self.status, self.reason = PaymentStatus.ON_HOLD, answer.reason
         await self._publish(on_hold=True)
         return await self._on_hold()
@@ -329,7 +334,7 @@ class Disbursement:
                     return self._retry_result(RetryOutcome.PARTNER_UNAVAILABLE)
                 if not kyc.verified:
                     return self._retry_result(RetryOutcome.EKYC_FAILED, kyc.reason)
-            if self.status is not PaymentStatus.ON_HOLD or self.cancel_requested:
+            if not self._holding() or self.cancel_requested:
                 raise ApplicationError("the payment left ON_HOLD meanwhile", type="PAYMENT_NOT_ON_HOLD")
             self.retry_request = input.model_copy(update={"partner_client_code": partner, "account_number": account})
             return self._retry_result(RetryOutcome.ACCEPTED)
@@ -338,13 +343,11 @@ class Disbursement:
 
     @retry.validator
     def _only_on_hold(self, input: RetryPaymentInput) -> None:
-        if (
-            self.status is not PaymentStatus.ON_HOLD
-            or self.cancel_requested
-            or self.retry_in_progress
-            or self.retry_request is not None
-        ):
+        if not self._holding() or self.cancel_requested or self.retry_in_progress or self.retry_request is not None:
             raise ApplicationError(f"payment is {self.status.value}, not ON_HOLD", type="PAYMENT_NOT_ON_HOLD")
+
+    def _holding(self) -> bool:
+        return self.status is PaymentStatus.ON_HOLD or self.recording_hold
 
     async def _verify(self, partner: str, account: str) -> KycResult | None:
         try:

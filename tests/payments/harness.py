@@ -4,7 +4,8 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
 
+from activities.payments import PaymentActivities
 from adapters.errors import PartnerError, PartnerTimeout
 from adapters.payment import DisbursementResult, DisburseRequest, KycResult, SimulatedPaymentGateway, StatementLine
 from core.domain import JourneyStatus, PartnerKind, PaymentKind
@@ -23,6 +27,7 @@ from core.payments import (
     DisburseInput,
     DisburseResult,
     PaymentState,
+    SettleAttemptInput,
     payment_id_for,
     payment_workflow_id,
 )
@@ -31,6 +36,7 @@ from core.settings import Settings
 from db.models import Beneficiary, Partner, Payment, PaymentAttempt
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
+from workers.payments import PAYMENT_WORKFLOWS
 
 NIK = "3201010101900001"
 OTHER_NIK = "3201010101900002"
@@ -173,6 +179,7 @@ class PaymentsHarness:
         number: int = 1,
         amount: int = 600_000,
         registration_id: str | None = None,
+        task_queue: str | None = None,
     ) -> WorkflowHandle:
         partner = partner or self.partner_a
         registration_id = registration_id or await self.beneficiary()
@@ -190,7 +197,7 @@ class PaymentsHarness:
                 nik=NIK,
             ),
             id=payment_workflow_id(payment_id),
-            task_queue=self.settings.task_queue,
+            task_queue=task_queue or self.settings.task_queue,
             result_type=DisburseResult,
         )
         self.started.append(handle)
@@ -231,6 +238,35 @@ class PaymentsHarness:
             if r.status == "SUCCEEDED"
         )
         assert all(n == 1 for n in paid.values()), paid
+
+
+class HeldHold:
+    """A `mark_on_hold` that commits the hold, then keeps its result from the workflow until `release()`:
+    the moment the ledger (and the console) already shows ON_HOLD but the workflow has not heard it yet."""
+
+    def __init__(self, harness: PaymentsHarness) -> None:
+        self.ledger = PaymentActivities(harness.gateway, harness.sessions, harness.settings.api_public_url)
+        self.committed = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    @activity.defn(name="mark_on_hold")
+    async def mark_on_hold(self, input: SettleAttemptInput) -> None:
+        await self.ledger.mark_on_hold(input)
+        self.committed.set()
+        await self._released.wait()
+
+
+@asynccontextmanager
+async def queue_holding_back(harness: PaymentsHarness, held: HeldHold) -> AsyncIterator[str]:
+    """A journey queue of its own whose workers run `held.mark_on_hold`; yields its name for `start(task_queue=)`."""
+    queue = f"{harness.settings.task_queue}-held-{uuid.uuid4().hex[:6]}"
+    ledger = held.ledger
+    activities = [ledger.open_payment, ledger.mark_paid, held.mark_on_hold, ledger.cancel, ledger.record_late_success]
+    async with Worker(harness.client, task_queue=queue, workflows=list(PAYMENT_WORKFLOWS), activities=activities):
+        yield queue
 
 
 async def wait_state(handle: WorkflowHandle, *statuses: str, timeout: float = 10) -> PaymentState:

@@ -12,7 +12,14 @@ from core.payments import (
     RetryPaymentResult,
 )
 from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
-from tests.payments.harness import OTHER_NIK, until, wait_state, waiting_on_timer
+from tests.payments.harness import (
+    OTHER_NIK,
+    HeldHold,
+    queue_holding_back,
+    until,
+    wait_state,
+    waiting_on_timer,
+)
 
 
 async def retry(handle, **kw) -> RetryPaymentResult:
@@ -169,6 +176,25 @@ async def test_support_retry_to_a_new_partner_and_account_pays_once(pay):
     assert [a.status for a in await pay.attempts(handle)] == ["FAILED", "SUCCEEDED"]
     assert (await pay.status_of(registration_id))[0] == "INCENTIVES"
     assert (await handle.describe()).typed_search_attributes.get(SA_ON_HOLD) is False
+    pay.assert_paid_at_most_once()
+
+
+async def test_a_retry_sent_once_the_ledger_shows_the_hold_is_taken_before_the_workflow_hears_of_it(pay):
+    held = HeldHold(pay)
+    async with queue_holding_back(pay, held) as queue:
+        handle = await pay.start(account=pay.account(pay.partner_a, status="CLOSED"), task_queue=queue)
+        await until(held.committed.is_set)
+        assert (await pay.payment(handle)).status == "ON_HOLD"  # what support sees in the console
+        assert (await wait_state(handle, "PENDING")).attempts == 1  # the workflow has not heard yet
+        try:
+            answer = await retry(handle, partner_client_code=pay.partner_b, account_number=pay.account(pay.partner_b))
+        finally:
+            held.release()
+        result = await handle.result()
+
+    assert answer.outcome is RetryOutcome.ACCEPTED
+    assert (result.status, result.attempts, result.partner_client_code) == ("PAID", 2, pay.partner_b)
+    assert [a.status for a in await pay.attempts(handle)] == ["FAILED", "SUCCEEDED"]
     pay.assert_paid_at_most_once()
 
 
