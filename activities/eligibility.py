@@ -90,7 +90,9 @@ class EligibilityActivities:
             result = EligibilityResult(reasons=reasons, wave_id=wave_id)
             beneficiary = await projection.get_unless_revoked(session, registration_id)
             if beneficiary is not None:
-                await projection.remember(session, beneficiary, "eligibility", result.model_dump(mode="json"))
+                # "at" dates the check on the journey's timeline; EligibilityResult ignores it when read back.
+                checked = {**result.model_dump(mode="json"), "at": datetime.now(UTC).isoformat()}
+                await projection.remember(session, beneficiary, "eligibility", checked)
                 beneficiary.status = JourneyStatus.INELIGIBLE if reasons else JourneyStatus.WAITING_FOR_WAVE
                 beneficiary.reasons = list(reasons)
                 beneficiary.in_pool = not reasons

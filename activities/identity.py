@@ -1,5 +1,7 @@
 """Identity verification: civil registry record and face check (liveness, 1:1 match, 1:N uniqueness)."""
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -76,6 +78,8 @@ class IdentityActivities:
             beneficiary = await projection.get_unless_revoked(session, registration_id)
             if beneficiary is None:
                 return
-            await projection.remember(session, beneficiary, "identity", result.model_dump(mode="json"))
+            # "at" dates the check on the journey's timeline; IdentityResult ignores it when read back.
+            checked = {**result.model_dump(mode="json"), "at": datetime.now(UTC).isoformat()}
+            await projection.remember(session, beneficiary, "identity", checked)
             beneficiary.status = JourneyStatus.REJECTED if result.reasons else JourneyStatus.VERIFYING
             beneficiary.reasons = list(result.reasons)

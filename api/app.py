@@ -12,7 +12,19 @@ from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.guard import NulGuardMiddleware
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import admin, codec, console, disbursements, operator, ops, partner, partner_me, public, support
+from api.routes import (
+    admin,
+    codec,
+    console,
+    disbursements,
+    operator,
+    ops,
+    partner,
+    partner_me,
+    public,
+    support,
+    timeline,
+)
 from core.settings import Settings, load_settings
 
 ROUTERS = (
@@ -26,6 +38,7 @@ ROUTERS = (
     support.router,
     codec.router,
     console.router,
+    timeline.router,
 )
 
 

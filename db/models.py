@@ -202,10 +202,12 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_kind: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(200))
     status_code: Mapped[int] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The registration the call concerns, when known: a journey's timeline reads its rows through this index.
+    resource: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class SurveyResponse(Base):
