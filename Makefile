@@ -36,6 +36,8 @@ down:
 # Runs both, fails if either fails.
 test: venv
 	@status=0; \
+	command -v $${PRAKERJA_CHROMIUM:-/usr/bin/chromium} >/dev/null || \
+		echo "browser tests skipped: no chromium at $${PRAKERJA_CHROMIUM:-/usr/bin/chromium} (apt-get install chromium)"; \
 	$(PY) -m pytest -q || status=$$?; \
 	$(RUFF) check . || status=1; \
 	$(RUFF) format --check . || status=1; \

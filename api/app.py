@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.audit import AuditMiddleware
+from api.console import pages as console_pages
 from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
@@ -39,6 +40,7 @@ ROUTERS = (
     codec.router,
     console.router,
     timeline.router,
+    console_pages.router,
 )
 
 

@@ -238,6 +238,7 @@ def banner(cfg: Config, sup: Supervisor, creds: Credentials) -> str:
         ui = f"(your cluster's UI)   (codec endpoint {cfg.api_url}/codec)"
     rows = [
         ("API", f"{cfg.api_url}   (docs {cfg.api_url}/docs)"),
+        ("Console", f"{cfg.api_url}/console   (sign in with a staff token, e.g. the admin token below)"),
         ("Temporal UI", ui),
         ("Simulators", cfg.sim_url),
         ("Temporal gRPC", f"{cfg.get('TEMPORAL_ADDRESS')}   namespace {cfg.get('TEMPORAL_NAMESPACE')}"),

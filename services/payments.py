@@ -2,8 +2,9 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -122,3 +123,51 @@ async def _execute(client: Client, payment_id: str, retry: RetryPaymentInput, up
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise Refused(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer in progress.") from None
         raise Refused(503, "TEMPORAL_UNAVAILABLE", "The retry could not be delivered; try again.") from err
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    status: str | None = None
+    partner_client_code: str | None = None
+    kind: str | None = None
+
+
+async def newest_payments(
+    session: AsyncSession, where: PaymentFilter, limit: int, cursor: str | None = None
+) -> tuple[list[Payment], str | None]:
+    """A page of payments, newest first, and the cursor of the next page (keyset: stable while rows arrive)."""
+    query = select(Payment).order_by(Payment.created_at.desc(), Payment.payment_id.desc()).limit(limit + 1)
+    if where.status:
+        query = query.where(Payment.status == where.status)
+    if where.partner_client_code:
+        query = query.where(Payment.partner_client_code == where.partner_client_code)
+    if where.kind:
+        query = query.where(Payment.kind == where.kind)
+    if (after := _parse_cursor(cursor)) is not None:
+        at, payment_id = after
+        query = query.where(
+            or_(Payment.created_at < at, and_(Payment.created_at == at, Payment.payment_id < payment_id))
+        )
+    rows = list(await session.scalars(query))
+    page = rows[:limit]
+    more = len(rows) > limit
+    return page, (f"{page[-1].created_at.isoformat()}~{page[-1].payment_id}" if more else None)
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    at, sep, payment_id = cursor.partition("~")
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out.") from None
+    if not sep or not payment_id:
+        raise Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out.")
+    return moment, payment_id
+
+
+async def payment_partners(session: AsyncSession) -> list[str]:
+    """Client codes of the payment partners a retry may move a payment to."""
+    query = select(Partner.client_code).where(Partner.kind == PartnerKind.PAYMENT).order_by(Partner.client_code)
+    return list(await session.scalars(query))
