@@ -64,6 +64,13 @@ async def shot(page: Any, name: str, full_page: bool = True) -> None:
         await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page, clip=clip)
 
 
+async def assert_private(page: Any, person: Person, *accounts: str) -> None:
+    """No console page shows who the person is or a full account number."""
+    html = await page.content()
+    for secret in (person.nik, person.kk_number, person.full_name, "81234567890", *accounts):
+        assert secret not in html, f"{page.url} shows personal data"
+
+
 async def sign_in(page: Any, api: str, token: str) -> None:
     await page.goto(f"{api}/console?lang=en")
     await page.get_by_label("Staff token").fill(token)
@@ -116,6 +123,7 @@ async def test_support_retries_a_held_payment_in_the_console_and_an_operator_rea
         row = page.get_by_role("row").filter(has_text=payment_id)
         await row.get_by_text("ACCOUNT_CLOSED").wait_for()
         await shot(page, "payments-on-hold-en")
+        await assert_private(page, b.person, closing, new_account)
         await page.goto(f"{api}/console/payments?status=ON_HOLD&lang=id")
         await shot(page, "payments-on-hold-id")
         await page.goto(f"{api}/console/payments?status=ON_HOLD&lang=en")
@@ -124,6 +132,7 @@ async def test_support_retries_a_held_payment_in_the_console_and_an_operator_rea
         timeline = page.get_by_role("table").filter(has_text="PAYMENT_ON_HOLD")
         await timeline.get_by_text("ACCOUNT_CLOSED").first.wait_for()
         await shot(page, "beneficiary-on-hold-en")
+        await assert_private(page, b.person, closing, new_account)
         await page.goto(f"{api}/console/beneficiaries/{b.registration_id}?lang=id")
         await page.get_by_role("heading", name="Linimasa").wait_for()
         await shot(page, "beneficiary-on-hold-id")
@@ -146,6 +155,7 @@ async def test_support_retries_a_held_payment_in_the_console_and_an_operator_rea
         await poll(status_on_page, lambda text: "PAID" in text, timeout=30)
         await page.get_by_role("table").filter(has_text="PAYMENT_RETRIED").wait_for()
         await shot(page, "beneficiary-paid-en")
+        await assert_private(page, b.person, closing, new_account)
         paid = await programme.received(programme.bank, b.registration_id)
         assert [(p["idempotency_key"], p["amount"], p["status"]) for p in paid] == [
             (f"{payment_id}-A2", INCENTIVE, "SUCCEEDED")
@@ -166,6 +176,7 @@ async def test_support_retries_a_held_payment_in_the_console_and_an_operator_rea
         await retried.filter(has_text="303").first.wait_for()
         assert "staff:" in await retried.first.inner_text()
         await shot(page, "audit-en")
+        await assert_private(page, b.person, closing, new_account)
         await page.goto(f"{api}/console/audit?lang=id")
         await shot(page, "audit-id")
 
