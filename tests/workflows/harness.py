@@ -4,13 +4,17 @@ import asyncio
 import base64
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from activities.draw import DrawActivities
+from adapters.factory import Adapters
 from core.contracts import Applicant, JourneyResult, StartJourneyInput, WaveDrawInput, draw_id, journey_id
 from core.domain import WaveStatus
 from core.security import kk_hash, nik_hash, token_hash
@@ -19,6 +23,22 @@ from core.terms import terms_for
 from db import registrations
 from db.models import Wave
 from simulators.world import SimWorld
+from workers.main import journey_activities
+
+# For harnesses that compress programme time: at a month of 3 s, the real 15- or 30-day first-purchase deadline
+# is 1.5-3 s, which a slow machine can miss between award and purchase. Awards pin this instead; tests of the
+# deadline itself run in programme time that does not race the test.
+NO_PURCHASE_RACE = {"purchase_deadline_days": 365}
+
+
+def journey_activities_pinning(
+    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession], **terms: Any
+) -> list[Callable[..., Any]]:
+    """The worker's journey activities, whose draw pins each award's profile terms updated with `terms`
+    (terms are data copied at award, so this is how a test gives its journeys other terms)."""
+    draw = DrawActivities(sessions, lambda profile: terms_for(profile, settings.time_scale).model_copy(update=terms))
+    pinning = {"select_winners": draw.select_winners, "notify_batch": draw.notify_batch}
+    return [pinning.get(a.__name__, a) for a in journey_activities(settings, adapters, sessions)]
 
 
 def adult_birthday(years: int = 30) -> date:
