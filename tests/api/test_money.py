@@ -2,8 +2,8 @@
 
 The app, a worker with payment-partner workers and simulated partners (a `SimWorld`) on the Temporal dev
 server; tests speak HTTP and check what the beneficiary, support and the payment partners themselves see.
-Survey tests compress programme time (one month = 3 s); the others run in real programme time, where
-nothing is due for 30 days, so every state they look at holds still.
+Tests run in real programme time, where nothing is due for 30 days, so every state they look at holds still;
+only what needs a window to close compresses programme time (one month = 3 s).
 """
 
 import asyncio
@@ -32,6 +32,7 @@ from tests.api.live import Live
 from tests.api.training import Card, Shop, open_shop
 from tests.conftest import BIN
 from tests.conftest import test_settings as settings_for
+from tests.workflows.harness import NO_PURCHASE_RACE, journey_activities_pinning
 from workers.main import build_workers
 from workers.payments import build_payment_workers
 
@@ -101,8 +102,11 @@ class Money:
 
 
 @asynccontextmanager
-async def money_app(dev_env, engine, time_scale: float) -> AsyncIterator[Money]:  # type: ignore[no-untyped-def]
-    """The app, a journey worker and the payment-partner workers (as one worker process), on the dev server."""
+async def money_app(  # type: ignore[no-untyped-def]
+    dev_env, engine, time_scale: float, terms: dict[str, Any] | None = None
+) -> AsyncIterator[Money]:
+    """The app, a journey worker and the payment-partner workers (as one worker process), on the dev server;
+    awards pin the profile's terms updated with `terms`."""
     settings = settings_for(
         database_url=engine.url.render_as_string(hide_password=False),
         task_queue=f"money-{uuid.uuid4().hex[:8]}",
@@ -110,7 +114,8 @@ async def money_app(dev_env, engine, time_scale: float) -> AsyncIterator[Money]:
     )
     world, sessions = SimWorld(), make_sessionmaker(engine)
     adapters = build_adapters(settings, world=world)
-    [worker] = build_workers(dev_env.client, settings, adapters, sessions)
+    activities = journey_activities_pinning(settings, adapters, sessions, **(terms or {}))
+    [worker] = build_workers(dev_env.client, settings, adapters, sessions, activities)
     app = create_app(settings, temporal_client=dev_env.client)
     async with worker, serve(app) as http:
         live = Live(http, settings, world, sessions, dev_env.client)
@@ -137,8 +142,17 @@ async def money(dev_env, engine) -> AsyncIterator[Money]:
 
 @pytest_asyncio.fixture
 async def fast_money(dev_env, engine) -> AsyncIterator[Money]:
-    """One programme month = 3 s: survey windows open and close while the test watches."""
+    """One programme month = 3 s, with the profile's own terms: even the first-purchase deadline (3 s after the
+    award) passes while the test watches, so buy at once or test that deadline."""
     async with money_app(dev_env, engine, FAST) as m:
+        yield m
+
+
+@pytest_asyncio.fixture
+async def fast_surveys(dev_env, engine) -> AsyncIterator[Money]:
+    """One programme month = 3 s: survey windows open and close while the test watches. Awards pin a long
+    first-purchase deadline, which a slow machine cannot miss between award and purchase."""
+    async with money_app(dev_env, engine, FAST, NO_PURCHASE_RACE) as m:
         yield m
 
 
@@ -233,13 +247,11 @@ async def test_the_view_says_what_the_first_incentive_waits_for_until_an_account
 # --- surveys ---
 
 
-async def test_surveys_are_accepted_once_inside_their_window_and_pay_their_incentive(fast_money):
-    money = fast_money
-    answering, silent = await money.trained(2)
+async def test_surveys_are_accepted_once_inside_their_window_and_pay_their_incentive(money):
+    [answering] = await money.trained()
     assert (await money.link(answering, money.ewallet, money.account(answering, money.ewallet))).status_code == 200
     await money.complete(answering)
-    await money.complete(silent)
-    # Survey 1 opens at the first completion and closes a programme month (3 s) later.
+    # Survey 1 opens at the first completion and closes a programme month later; survey 2 opens then.
 
     racing = await asyncio.gather(*(money.survey(answering, 1) for _ in range(5)))
     again = await money.survey(answering, 1)
@@ -262,16 +274,24 @@ async def test_surveys_are_accepted_once_inside_their_window_and_pay_their_incen
 
     view = await money.until(answering, lambda v: paid(v, "SURVEY", 1) is not None)
     assert paid(view, "SURVEY", 1)["amount"] == SURVEY  # type: ignore[index]
-    # The silent one never answered: once the month is over, survey 1 is closed for good.
-    closes = datetime.fromisoformat((await money.shop.me(silent))["surveys"][0]["closes_at"])
-    await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.2)
-    assert_problem(await money.survey(silent, 1), 409, "SURVEY_NOT_OPEN")
-    assert survey_statuses(await money.shop.me(silent))[0] == "EXPIRED"
-
     surveys_paid = [p for p in money.world.payments.received(money.ewallet) if p.amount == SURVEY]
     assert [(p.idempotency_key, p.status) for p in surveys_paid] == [
         (f"PAY-{answering.registration_id}-S1-A1", "SUCCEEDED")
     ]
+
+
+async def test_a_survey_left_unanswered_closes_for_good_when_its_month_is_over(fast_surveys):
+    money = fast_surveys
+    [silent] = await money.trained()
+    assert (await money.link(silent, money.ewallet, money.account(silent, money.ewallet))).status_code == 200
+    await money.complete(silent)
+
+    closes = datetime.fromisoformat((await money.shop.me(silent))["surveys"][0]["closes_at"])
+    await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.2)
+
+    assert_problem(await money.survey(silent, 1), 409, "SURVEY_NOT_OPEN")
+    assert survey_statuses(await money.shop.me(silent))[0] == "EXPIRED"
+    assert [p for p in money.world.payments.received(money.ewallet) if p.amount == SURVEY] == []
 
 
 async def test_a_survey_the_journey_never_heard_of_is_not_kept_so_the_next_try_counts(money):
