@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -266,9 +265,12 @@ async def test_reconciliation_puts_the_ledger_next_to_each_partners_statement(ap
         await handle.result()
     held = await pay.start(account=pay.account(pay.partner_a, status="CLOSED"))
     await wait_state(held, "ON_HOLD")
-    today = datetime.now(UTC).date().isoformat()
+    # The UTC day the ledger dates these payments and the failure on (they happen within a second), not the day
+    # the test asks on: those differ if midnight passes in between.
+    dated = [(await pay.payment(h)).paid_at for h in handles] + [a.resolved_at for a in await pay.attempts(held)]
+    [day] = {d.date().isoformat() for d in dated}
 
-    report = (await api.http.get(f"/v1/support/reconciliation?date={today}", headers=api.support)).json()
+    report = (await api.http.get(f"/v1/support/reconciliation?date={day}", headers=api.support)).json()
 
     a, b = (
         next(p for p in report["partners"] if p["partner_client_code"] == c) for c in (pay.partner_a, pay.partner_b)
@@ -276,14 +278,14 @@ async def test_reconciliation_puts_the_ledger_next_to_each_partners_statement(ap
     assert (a["paid_count"], a["paid_sum"], a["on_hold"], a["failed"]) == (2, 650_000, 1, 1)
     assert (a["partner_paid_count"], a["partner_paid_sum"], a["matches"]) == (2, 650_000, True)
     assert (b["paid_count"], b["paid_sum"], b["partner_paid_sum"], b["matches"]) == (1, 600_000, 600_000, True)
-    assert report["matches"] is True and report["date"] == today
+    assert report["matches"] is True and report["date"] == day
 
     # Money the partner says it paid but the ledger never sent.
     await pay.world.payments.disburse(
         pay.partner_a,
         DisburseRequest(idempotency_key="STRAY-1", account_number=pay.account(pay.partner_a), nik=NIK, amount=10_000),
     )
-    report = (await api.http.get(f"/v1/support/reconciliation?date={today}", headers=api.support)).json()
+    report = (await api.http.get(f"/v1/support/reconciliation?date={day}", headers=api.support)).json()
     a = next(p for p in report["partners"] if p["partner_client_code"] == pay.partner_a)
     assert (a["matches"], a["partner_paid_count"], a["partner_paid_sum"]) == (False, 3, 660_000)
     assert a["differences"] == [
