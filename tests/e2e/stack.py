@@ -26,7 +26,7 @@ from core.temporal import connect
 from db.session import make_sessionmaker
 from simulators.app import create_app as create_simulators
 from tests.conftest import test_settings
-from tests.workflows.harness import Person
+from tests.workflows.harness import Person, journey_activities_pinning
 from workers.main import build_workers
 from workers.payments import PaymentWorkers, build_payment_workers
 
@@ -94,10 +94,15 @@ class Stack:
 
 @asynccontextmanager
 async def stack(
-    dev_env: WorkflowEnvironment, engine: AsyncEngine, label: str = "e2e", **overrides: object
+    dev_env: WorkflowEnvironment,
+    engine: AsyncEngine,
+    label: str = "e2e",
+    terms: dict[str, Any] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Stack]:
-    """Everything up on loopback; `overrides` go to the settings (e.g. `time_scale`). Payment partners
-    registered later get their worker at the next refresh (`payment_workers.refresh()` to not wait for it)."""
+    """Everything up on loopback; `overrides` go to the settings (e.g. `time_scale`), `terms` update the profile's
+    terms that awards pin. Payment partners registered later get their worker at the next refresh
+    (`payment_workers.refresh()` to not wait for it)."""
     api_sock = loopback_socket()
     async with serving(create_simulators()) as simulators:
         settings = test_settings(
@@ -118,7 +123,8 @@ async def stack(
             sessions = make_sessionmaker(engine)
             adapters = build_adapters(settings, http=partner_http)
             client = await connect(settings)
-            [worker] = build_workers(client, settings, adapters, sessions)
+            activities = journey_activities_pinning(settings, adapters, sessions, **(terms or {}))
+            [worker] = build_workers(client, settings, adapters, sessions, activities)
             async with worker, build_payment_workers(client, settings, adapters, sessions) as payment_workers:
                 yield Stack(http, simulators, settings, payment_workers)
 

@@ -28,7 +28,12 @@ async def award_over_http(http: httpx.AsyncClient, simulators: str, admin_token:
     wave = ok(await http.post("/v1/waves", json={"name": "E2E", "quota": 1}, headers=operator), 201)
     ok(await http.post(f"/v1/waves/{wave['wave_id']}/draw", json={}, headers=operator), 202)
     awarded = await poll(view, lambda v: v["status"] in ("AWARDED", "REJECTED", "INELIGIBLE"))
-    drawn = ok(await http.get(f"/v1/waves/{wave['wave_id']}", headers=operator), 200)
+
+    async def wave_view() -> dict[str, Any]:
+        return ok(await http.get(f"/v1/waves/{wave['wave_id']}", headers=operator), 200)
+
+    # The draw marks the wave DRAWN after its last batch of journeys was told, in a later transaction.
+    drawn = await poll(wave_view, lambda w: w["status"] == "DRAWN")
     return {"registration": registration, "me": awarded, "wave": drawn, "operator": operator}
 
 
