@@ -27,7 +27,7 @@ from core.contracts import (
     SurveySignal,
     journey_id,
 )
-from core.domain import JourneyStatus, PartnerKind, PurchaseStatus, SurveyStatus
+from core.domain import FINAL_STATUSES, JourneyStatus, PartnerKind, PurchaseStatus, SurveyStatus
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
@@ -142,6 +142,10 @@ async def review(
         raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No training {purchase_ref} of yours.")
     if purchase.status != PurchaseStatus.COMPLETED:
         raise ProblemError(409, "TRAINING_NOT_COMPLETED", "Only a completed training can be reviewed.")
+    # A journey that has reached its end may still run for a moment (settling, returning the balance) and would
+    # take the signal: refuse on what the projection already says.
+    if beneficiary.status in FINAL_STATUSES:
+        raise ProblemError(409, "JOURNEY_FINISHED", f"The journey is already {beneficiary.status}.")
     # The journey first: a review it refuses (it has ended) must not show as recorded either.
     await journeys.signal(
         client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)

@@ -6,6 +6,7 @@ import asyncio
 import pytest_asyncio
 
 from adapters.marketplace import NotificationKind
+from core.contracts import JourneyResult, journey_id
 from tests.api.helpers import assert_problem
 from tests.api.live import live_app
 from tests.api.training import kinds, open_shop, purchases, statuses
@@ -77,7 +78,7 @@ async def test_first_completion_opens_the_incentive_phase_with_survey_windows(sh
     assert purchases(me) == {"P-1": ("COMPLETED", False), "P-2": ("PURCHASED", False)}
     assert [s["survey_no"] for s in me["surveys"]] == [1, 2, 3]
     assert all(s["opens_at"] < s["closes_at"] and s["status"] in ("PENDING", "OPEN") for s in me["surveys"])
-    assert (await shop.view(card)).status == "INCENTIVES"
+    await poll_view(shop, card, "INCENTIVES")  # the journey enters it once the windows above are recorded
 
 
 async def test_completion_of_a_cancelled_or_unknown_purchase(shop):
@@ -154,7 +155,7 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(shop):
     assert_problem(complete_voided, 409, "PURCHASE_CANCELLED")
     assert (repeated.status_code, repeated.json()) == (200, {"purchase_ref": "P-2", "status": "COMPLETED"})
     assert cancel_voided.status_code == 409, cancel_voided.text  # the journey is over: nothing to refund
-    assert late_review.status_code == 409, late_review.text  # refused, so P-2 shows reviewed=False above
+    assert_problem(late_review, 409, "JOURNEY_FINISHED")  # refused, so P-2 shows reviewed=False above
     ledger = await shop.ledger(card)
     assert [(kind, ref) for kind, _, ref in ledger[1:]] == [
         ("PURCHASE", "P-1"),
@@ -163,6 +164,9 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(shop):
         ("TREASURY_RETURN", "revocation"),
     ]
     assert sum(amount for _, amount, _ in ledger) == 0
+    # The projection says REVOKED before the journey has told every marketplace: wait for it to end.
+    journey = shop.live.temporal.get_workflow_handle(journey_id(card.registration_id), result_type=JourneyResult)
+    assert (await asyncio.wait_for(journey.result(), timeout=10)).status == "REVOKED"
     told = {(n.marketplace_client_code, n.kind, n.purchase_ref) for n in shop.live.world.notifications}
     assert told == {
         ("MKT-A", NotificationKind.CARD_BLOCKED, None),
