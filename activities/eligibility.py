@@ -88,13 +88,16 @@ class EligibilityActivities:
             if not reasons:
                 wave_id = await session.scalar(select(Wave.wave_id).where(Wave.status == WaveStatus.OPEN).limit(1))
             result = EligibilityResult(reasons=reasons, wave_id=wave_id)
-            beneficiary = await projection.get_unless_revoked(session, registration_id)
+            beneficiary = await projection.update_unless_revoked(
+                session,
+                registration_id,
+                status=JourneyStatus.INELIGIBLE if reasons else JourneyStatus.WAITING_FOR_WAVE,
+                reasons=list(reasons),
+                in_pool=not reasons,
+                wave_id=wave_id,
+            )
             if beneficiary is not None:
                 # "at" dates the check on the journey's timeline; EligibilityResult ignores it when read back.
                 checked = {**result.model_dump(mode="json"), "at": datetime.now(UTC).isoformat()}
                 await projection.remember(session, beneficiary, "eligibility", checked)
-                beneficiary.status = JourneyStatus.INELIGIBLE if reasons else JourneyStatus.WAITING_FOR_WAVE
-                beneficiary.reasons = list(reasons)
-                beneficiary.in_pool = not reasons
-                beneficiary.wave_id = wave_id
             return result

@@ -75,11 +75,14 @@ class IdentityActivities:
             selfie = await session.get(PendingSelfie, registration_id)
             if selfie is not None:
                 await session.delete(selfie)  # the partner has answered: the face goes, whatever happens next
-            beneficiary = await projection.get_unless_revoked(session, registration_id)
+            beneficiary = await projection.update_unless_revoked(
+                session,
+                registration_id,
+                status=JourneyStatus.REJECTED if result.reasons else JourneyStatus.VERIFYING,
+                reasons=list(result.reasons),
+            )
             if beneficiary is None:
                 return
             # "at" dates the check on the journey's timeline; IdentityResult ignores it when read back.
             checked = {**result.model_dump(mode="json"), "at": datetime.now(UTC).isoformat()}
             await projection.remember(session, beneficiary, "identity", checked)
-            beneficiary.status = JourneyStatus.REJECTED if result.reasons else JourneyStatus.VERIFYING
-            beneficiary.reasons = list(result.reasons)

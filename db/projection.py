@@ -26,11 +26,21 @@ async def get(session: AsyncSession, registration_id: str) -> Beneficiary | None
     return await session.get(Beneficiary, registration_id)
 
 
-async def get_unless_revoked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
-    """The row, locked, for a step that may finish after its journey was revoked: None if it was (a late
-    check must not put a revoked applicant back in VERIFYING or the pool)."""
-    row = await session.get(Beneficiary, registration_id, with_for_update=True, populate_existing=True)
-    return None if row is None or row.status == JourneyStatus.REVOKED else row
+async def update_unless_revoked(session: AsyncSession, registration_id: str, **values: Any) -> Beneficiary | None:
+    """Write `values` for a step that may finish after its journey was revoked, unless it was (a late check
+    must not put a revoked applicant back in VERIFYING or the pool); returns the row for further writes in this
+    transaction, or None. One conditional statement: SQLite ignores FOR UPDATE and its driver runs a bare SELECT
+    outside the transaction, so a revocation committed between a read and the write would be overwritten."""
+    written = await session.execute(
+        update(Beneficiary)
+        .where(Beneficiary.registration_id == registration_id, Beneficiary.status != JourneyStatus.REVOKED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:
+        return None
+    # The write holds the row (PostgreSQL) or the database (SQLite) until commit: this read is current.
+    return await session.get(Beneficiary, registration_id, populate_existing=True)
 
 
 async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, value: Any) -> None:
