@@ -36,6 +36,8 @@ async def revoke(session: AsyncSession, client: Client, cmd: Revoke) -> None:
         await client.get_workflow_handle(journey_id(cmd.registration_id)).signal(
             BeneficiaryJourney.revoke, RevokeSignal(reason=cmd.reason, requested_by=cmd.requested_by)
         )
+    except RuntimeError as err:  # the client could not (re)connect at all
+        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The revocation could not be sent; try again.") from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise Refused(409, "JOURNEY_FINISHED", "The journey is no longer running.") from err

@@ -119,6 +119,8 @@ async def _execute(client: Client, payment_id: str, retry: RetryPaymentInput, up
     except WorkflowUpdateFailedError:
         # The workflow's validator is the authority: the payment left ON_HOLD (paid, retried or cancelled).
         raise Refused(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer on hold.") from None
+    except RuntimeError as err:  # the client could not (re)connect at all
+        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The retry could not be delivered; try again.") from err
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise Refused(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer in progress.") from None

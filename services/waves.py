@@ -86,7 +86,7 @@ async def draw_wave(session: AsyncSession, client: Client, task_queue: str, wave
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"Draw of wave {wave_id}",
         )
-    except RPCError as err:
+    except (RPCError, RuntimeError) as err:  # RuntimeError: the client could not (re)connect at all
         # Reopen the wave only if the draw really did not start: a lost answer leaves it running on this seed.
         if not await started(client, draw_id(wave_id)):
             await session.execute(update(Wave).where(Wave.wave_id == wave_id).values(status=WaveStatus.OPEN, seed=None))

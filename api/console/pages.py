@@ -15,12 +15,14 @@ from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from temporalio.client import Client
 
 from api.audit import ActorKind, add_audit_detail, set_actor
 from api.auth import STAFF_COOKIE, Staff, find_staff
 from api.console import csrf
 from api.console.messages import LANG_COOKIE, LANGUAGES, language, translator
-from api.deps import SessionDep, SettingsDep, SnapshotDep, TemporalDep
+from api.context import get_ctx
+from api.deps import SessionDep, SettingsDep, SnapshotDep
 from api.views import journey_view, mask
 from core.contracts import journey_id
 from core.domain import PaymentKind, PaymentStatus, Role
@@ -82,7 +84,14 @@ async def console(request: Request, session: SessionDep, settings: SettingsDep) 
     return page
 
 
+async def maybe_temporal(request: Request) -> Client | None:
+    """The Temporal client, or None while it is unreachable: a form then says so on its page, not in JSON."""
+    return await get_ctx(request).connect_temporal()
+
+
 ConsoleDep = Annotated[Console, Depends(console)]
+MaybeTemporal = Annotated[Client | None, Depends(maybe_temporal)]
+TEMPORAL_DOWN = Refused(503, "TEMPORAL_UNAVAILABLE", "The workflow service is unavailable; try again.")
 CsrfField = Annotated[str, Form(alias=csrf.CSRF_FIELD)]
 
 
@@ -359,7 +368,7 @@ async def retry_review(
 async def retry_confirm(
     page: ConsoleDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporal,
     payment_id: str,
     csrf_field: CsrfField = "",
     partner: Annotated[str, Form(max_length=64)] = "",
@@ -376,6 +385,8 @@ async def retry_confirm(
         account = _unsealed(page, account_sealed)
         plan = await plan_retry(session, _retry_cmd(page, payment_id, partner.strip(), account))
         add_audit_detail(page.request, partner_client_code=plan.partner_client_code)
+        if client is None:
+            raise TEMPORAL_DOWN
         await execute_retry(session, client, plan)
     except Refused as refusal:
         page.request.state.problem_code = refusal.code  # the audit row records why
@@ -421,7 +432,7 @@ async def revoke_review(
 async def revoke_confirm(
     page: ConsoleDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporal,
     registration_id: str,
     csrf_field: CsrfField = "",
     reason: Annotated[str, Form(max_length=200)] = "",
@@ -436,6 +447,8 @@ async def revoke_confirm(
     if len(reason.strip()) < 3:
         return back_to(here, error="INVALID_INPUT", reason="REASON")
     try:
+        if client is None:
+            raise TEMPORAL_DOWN
         await journeys.revoke(session, client, journeys.Revoke(registration_id, reason.strip(), page.staff.staff_id))
     except Refused as refusal:
         page.request.state.problem_code = refusal.code
@@ -486,7 +499,7 @@ async def wave_open(
 async def wave_draw(
     page: ConsoleDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporal,
     wave_id: str,
     csrf_field: CsrfField = "",
     seed: Annotated[str, Form(max_length=128)] = "",
@@ -497,6 +510,8 @@ async def wave_draw(
     if not page.form_ok(csrf_field):
         return refused_by_form(page)
     try:
+        if client is None:
+            raise TEMPORAL_DOWN
         await waves.draw_wave(session, client, page.settings.task_queue, wave_id, seed.strip() or None)
     except Refused as refusal:
         page.request.state.problem_code = refusal.code

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from api.audit import ActorKind, set_actor
 from api.auth import STAFF_COOKIE, find_staff, unauthenticated
+from api.console.csrf import same_origin
 from api.deps import SessionDep, SettingsDep
 from api.errors import ProblemError, problem_responses
 from core.domain import Role
@@ -52,6 +53,8 @@ async def _submitted_token(request: Request) -> str:
 @router.post("/login", openapi_extra=_LOGIN_BODY, responses=problem_responses(401, 422))
 async def login(request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> ConsoleSession:
     """Exchange a staff token (JSON or form field `token`) for an HttpOnly `prakerja_staff` cookie."""
+    if not same_origin(request):  # a page of another site must not sign a browser in (login CSRF)
+        raise ProblemError(403, "CROSS_SITE_REQUEST", "Sign in from the console's own pages.")
     token = await _submitted_token(request)
     staff = await find_staff(session, settings, token)
     if staff is None:

@@ -232,3 +232,27 @@ def test_both_languages_have_every_message():
     placeholders = re.compile(r"\{(\w+)\}")
     for key, text in MESSAGES["en"].items():
         assert set(placeholders.findall(text)) == set(placeholders.findall(MESSAGES["id"][key])), key
+
+
+async def test_a_form_whose_workflow_service_is_down_says_so_and_changes_nothing(client, settings, sessions):
+    await as_role(client, settings, "operator")  # this app's Temporal client points at a closed port
+    page = await client.get("/console/waves")
+    await client.post("/console/waves", data={"name": "Wave 1", "quota": "5", "csrf": csrf_of(page)})
+    async with sessions() as s:
+        wave_id = await s.scalar(select(Wave.wave_id))
+
+    draw = await client.post(f"/console/waves/{wave_id}/draw", data={"csrf": csrf_of(page)})
+    shown = await client.get(draw.headers["location"])
+
+    assert draw.status_code == 303 and "error=TEMPORAL_UNAVAILABLE" in draw.headers["location"]
+    assert MESSAGES["en"]["error.TEMPORAL_UNAVAILABLE"] in shown.text
+    async with sessions() as s:
+        assert await s.scalar(select(Wave.status).where(Wave.wave_id == wave_id)) == "OPEN"  # reopened
+
+
+async def test_the_json_sign_in_refuses_another_sites_page(client, settings):
+    foreign = await client.post(
+        "/console/login", data={"token": settings.admin_token}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403 and foreign.json()["code"] == "CROSS_SITE_REQUEST"
+    assert "prakerja_staff" not in foreign.headers.get("set-cookie", "")
