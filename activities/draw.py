@@ -1,7 +1,7 @@
 """The wave draw's side effects: record the selection, then tell each journey its result in batches."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, insert, select, update
@@ -26,7 +26,9 @@ SIGNAL_CONCURRENCY = 50
 
 
 class DrawActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], terms_for: Callable[[str], ProgrammeTerms]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], terms_for: Callable[[str], Awaitable[ProgrammeTerms]]
+    ) -> None:
         self.sessions = sessions
         self.terms_for = terms_for
 
@@ -91,7 +93,7 @@ class DrawActivities:
                     .limit(input.batch_size)
                 )
             ).all()
-        terms = self.terms_for(wave.profile)
+        terms = await self.terms_for(wave.profile)
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
         outcomes = await asyncio.gather(*(self._signal(gate, input.wave_id, r, s, terms) for r, s in entries))
         async with self.sessions.begin() as session:

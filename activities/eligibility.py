@@ -14,6 +14,7 @@ from core.domain import JourneyStatus, Reason, WaveStatus
 from core.terms import ProgrammeTerms
 from db import projection
 from db.models import KkSlot, NikBlacklist, Wave
+from services import profiles
 
 
 def age_on(day: date, born: date) -> int:
@@ -32,6 +33,16 @@ def rule_reasons(input: CheckEligibilityInput, today: date) -> list[str]:
         (terms.exclude_students and a.is_student, Reason.STUDENT),
     ]
     return [reason for failed, reason in checks if failed]
+
+
+async def _open_wave_terms(session: AsyncSession, registered: ProgrammeTerms) -> ProgrammeTerms:
+    """The rules of the wave whose pool the applicant would join: the open wave's profile, else the terms the
+    journey started with (no wave open yet)."""
+    profile = await session.scalar(select(Wave.profile).where(Wave.status == WaveStatus.OPEN).limit(1))
+    if profile is None or profile == registered.profile:
+        return registered
+    terms = await profiles.get(session, profile)
+    return registered if terms is None else terms.model_copy(update={"time_scale": registered.time_scale})
 
 
 def _today() -> date:
@@ -56,6 +67,7 @@ class EligibilityActivities:
             beneficiary = await projection.get(session, input.registration_id)
             if beneficiary is not None and "eligibility" in beneficiary.detail:
                 return EligibilityResult.model_validate(beneficiary.detail["eligibility"])
+            input = input.model_copy(update={"terms": await _open_wave_terms(session, input.terms)})
         reasons = rule_reasons(input, self.today())
         if input.terms.cross_programme_exclusion:
             if (await self.social_affairs.check(input.applicant.nik)).receives_assistance:

@@ -22,6 +22,7 @@ from api.routes import (
     ops,
     partner,
     partner_me,
+    profiles,
     public,
     support,
     timeline,
@@ -40,6 +41,7 @@ ROUTERS = (
     codec.router,
     console.router,
     timeline.router,
+    profiles.router,
     console_pages.router,
 )
 

@@ -133,6 +133,7 @@ class WaveRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     quota: StrictInt = Field(gt=0, le=10_000_000)
     province_quotas: dict[str, StrictInt] | None = None
+    profile: str | None = Field(None, max_length=32, description="Programme terms (default: PRAKERJA_PROFILE).")
 
     @field_validator("province_quotas")
     @classmethod

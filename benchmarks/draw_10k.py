@@ -30,9 +30,9 @@ from benchmarks.pool import PROVINCE_QUOTAS, seed_drawing_wave, seed_pool
 from core.contracts import DrawSummary, WaveDrawInput, draw_id
 from core.settings import Settings
 from core.temporal import data_converter
-from core.terms import terms_for
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
+from services import profiles
 from workflows.draw import WaveDraw
 
 BIN = Path(sys.executable).parent
@@ -64,7 +64,7 @@ async def run_once(client: Client, database_url: str, size: int, quota: int) -> 
     await seed_pool(sessions, size, tag)
     seeded = time.perf_counter() - started
     await seed_drawing_wave(sessions, wave_id, quota, seed=tag, province_quotas=PROVINCE_QUOTAS)
-    draw = DrawActivities(sessions, terms_for)
+    draw = DrawActivities(sessions, profiles.resolver(sessions, 1.0))
     task_queue = f"bench-{tag}"
     async with Worker(
         client, task_queue=task_queue, workflows=[WaveDraw], activities=[draw.select_winners, draw.notify_batch]

@@ -43,6 +43,16 @@ class Course(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProgrammeProfile(Base):
+    """Programme terms defined by an admin; immutable once written (journeys pin them at award)."""
+
+    __tablename__ = "programme_profiles"
+    profile: Mapped[str] = mapped_column(String(32), primary_key=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Wave(Base):
     __tablename__ = "waves"
     wave_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -14,6 +14,7 @@ from core.contracts import WaveDrawInput, draw_id
 from core.domain import WaveStatus
 from core.temporal import started
 from db.models import Beneficiary, Wave
+from services import profiles
 from services.errors import Refused
 
 
@@ -44,7 +45,9 @@ async def get_wave(session: AsyncSession, wave_id: str) -> Wave:
 
 
 async def open_wave(session: AsyncSession, cmd: OpenWave) -> Wave:
-    """Only one wave is open (or drawing) at a time; the database enforces it against a concurrent open."""
+    """Only one wave is open (or drawing) at a time; the database enforces it against a concurrent open.
+    Applicants who join its pool are judged by its profile's rules, and its awards pin its terms."""
+    await profiles.resolve(session, cmd.profile)  # 422 UNKNOWN_PROFILE
     if await session.scalar(select(Wave.wave_id).where(Wave.status != WaveStatus.DRAWN).limit(1)):
         raise Refused(409, "WAVE_ALREADY_OPEN", "Another wave is open or drawing; draw it first.")
     wave = Wave(

@@ -21,8 +21,8 @@ from adapters.factory import Adapters, build_adapters
 from core.logs import configure_logging
 from core.settings import Settings, load_settings
 from core.temporal import connect
-from core.terms import terms_for
 from db.session import make_engine, make_sessionmaker
+from services import profiles
 from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
@@ -43,7 +43,7 @@ def journey_activities(
     programme = ProgrammeActivities(adapters.marketplace, sessions)
     training = TrainingActivities(sessions)
     surveys = SurveyActivities(sessions)
-    draw = DrawActivities(sessions, lambda profile: terms_for(profile, settings.time_scale))
+    draw = DrawActivities(sessions, profiles.resolver(sessions, settings.time_scale))
     return [
         identity.verify_identity,
         eligibility.check_eligibility,

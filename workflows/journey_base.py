@@ -102,6 +102,8 @@ class JourneyBase:
             lines.append("reasons: " + ", ".join(self.reasons))
         if self.wave_id:
             lines.append(f"wave: {self.wave_id}")
+        if self.terms:  # details are query metadata, not history: no replay concern
+            lines.append(f"profile: {self.terms.profile}")
         if self.prakerja_number:
             lines.append(f"training balance: Rp {self.balance:,}")
         if self.purchases:

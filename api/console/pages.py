@@ -28,7 +28,7 @@ from core.contracts import journey_id
 from core.domain import PaymentKind, PaymentStatus, Role
 from core.security import seal, unseal
 from core.settings import Settings
-from services import journeys, waves
+from services import journeys, profiles, waves
 from services.audit import AuditFilter, audit_entries
 from services.errors import Refused
 from services.payments import (
@@ -468,7 +468,8 @@ async def wave_list(page: ConsoleDep, session: SessionDep) -> Response:
         {"wave": w, "pool": await waves.pool_size(session, w), "open": w.status == "OPEN"}
         for w in await waves.list_waves(session)
     ]
-    return render(page, "waves.html", rows=rows, notice=notice(page), profile=page.settings.profile)
+    names = [t.profile for t in await profiles.all_profiles(session)]
+    return render(page, "waves.html", rows=rows, notice=notice(page), profile=page.settings.profile, profiles=names)
 
 
 @router.post("/waves", **HTML)
@@ -478,6 +479,7 @@ async def wave_open(
     csrf_field: CsrfField = "",
     name: Annotated[str, Form(max_length=200)] = "",
     quota: Annotated[str, Form(max_length=12)] = "",
+    profile: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Open a wave (the same service as `POST /v1/waves`)."""
     if (refused := guard(page, Role.OPERATOR)) is not None:
@@ -487,7 +489,8 @@ async def wave_open(
     if not name.strip() or not quota.strip().isdigit() or not 0 < int(quota) <= 10_000_000:
         return back_to("/console/waves", error="INVALID_INPUT", reason="NAME_AND_QUOTA")
     try:
-        wave = await waves.open_wave(session, waves.OpenWave(name.strip(), int(quota), page.settings.profile))
+        cmd = waves.OpenWave(name.strip(), int(quota), profile.strip() or page.settings.profile)
+        wave = await waves.open_wave(session, cmd)
     except Refused as refusal:
         page.request.state.problem_code = refusal.code
         return back_to("/console/waves", **error_params(refusal))

@@ -32,8 +32,9 @@ async def _wave_view(session: SessionDep, wave: Wave) -> WaveView:
 
 @router.post("/waves", status_code=status.HTTP_201_CREATED, response_model=WaveView, dependencies=operator)
 async def open_wave(body: WaveRequest, session: SessionDep, settings: SettingsDep) -> WaveView:
-    """Open a wave with a quota (optionally per province). Only one wave is open at a time."""
-    cmd = waves.OpenWave(body.name, body.quota, settings.profile, body.province_quotas)
+    """Open a wave with a quota (optionally per province) under a programme profile (default PRAKERJA_PROFILE;
+    unknown → 422 `UNKNOWN_PROFILE`). Only one wave is open at a time."""
+    cmd = waves.OpenWave(body.name, body.quota, body.profile or settings.profile, body.province_quotas)
     return await _wave_view(session, await waves.open_wave(session, cmd))
 
 

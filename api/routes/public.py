@@ -31,7 +31,7 @@ from core.domain import FINAL_STATUSES, JourneyStatus, PartnerKind, PurchaseStat
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
-from core.terms import terms_for
+from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
 
@@ -206,6 +206,15 @@ class SurveyResponseBody(BaseModel):
     status: SurveyStatus
 
 
+def _survey_count(beneficiary: Beneficiary) -> int:
+    """Surveys in the beneficiary's programme: the award's pinned terms (a custom profile's too), else the
+    built-in profile the registration started under."""
+    pinned = (beneficiary.detail or {}).get("terms")
+    if pinned:
+        return int(pinned.get("survey_count", 0))
+    return PROFILES[beneficiary.profile].survey_count if beneficiary.profile in PROFILES else 0
+
+
 @router.post("/me/surveys/{survey_no}")
 async def submit_survey(
     survey_no: int, body: SurveyRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
@@ -213,7 +222,7 @@ async def submit_survey(
     """Answer survey `survey_no` inside its window; it pays its incentive once."""
     window = next((w for w in (beneficiary.detail or {}).get("surveys", []) if w["survey_no"] == survey_no), None)
     if window is None:
-        if 1 <= survey_no <= terms_for(beneficiary.profile).survey_count:  # it exists, but has not opened yet
+        if 1 <= survey_no <= _survey_count(beneficiary):  # it exists, but has not opened yet
             raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open yet.")
         raise ProblemError(404, "SURVEY_NOT_FOUND", f"There is no survey {survey_no} in your programme.")
     now = datetime.now(UTC)

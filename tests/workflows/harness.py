@@ -19,9 +19,10 @@ from core.contracts import Applicant, JourneyResult, StartJourneyInput, WaveDraw
 from core.domain import WaveStatus
 from core.security import kk_hash, nik_hash, token_hash
 from core.settings import Settings
-from core.terms import terms_for
+from core.terms import ProgrammeTerms, terms_for
 from db import registrations
 from db.models import Wave
+from services import profiles
 from simulators.world import SimWorld
 from workers.main import journey_activities
 
@@ -36,7 +37,12 @@ def journey_activities_pinning(
 ) -> list[Callable[..., Any]]:
     """The worker's journey activities, whose draw pins each award's profile terms updated with `terms`
     (terms are data copied at award, so this is how a test gives its journeys other terms)."""
-    draw = DrawActivities(sessions, lambda profile: terms_for(profile, settings.time_scale).model_copy(update=terms))
+    resolve = profiles.resolver(sessions, settings.time_scale)
+
+    async def pinned(profile: str) -> ProgrammeTerms:
+        return (await resolve(profile)).model_copy(update=terms)
+
+    draw = DrawActivities(sessions, pinned)
     pinning = {"select_winners": draw.select_winners, "notify_batch": draw.notify_batch}
     return [pinning.get(a.__name__, a) for a in journey_activities(settings, adapters, sessions)]
 

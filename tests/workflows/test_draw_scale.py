@@ -16,15 +16,15 @@ from benchmarks.pool import PROVINCE_QUOTAS, PROVINCES, seed_drawing_wave, seed_
 from core.contracts import DrawSummary, WaveDrawInput, draw_id
 from core.domain import JourneyStatus, WaveStatus
 from core.selection import draw
-from core.terms import terms_for
 from db.models import Beneficiary, Wave, WaveEntry
+from services import profiles
 from workflows.draw import WaveDraw
 
 POOL, QUOTA = 10_000, 3_000
 
 
 async def run_draw(client, sessions, wave_id: str, seed: str, **options: int) -> DrawSummary:
-    activities = DrawActivities(sessions, terms_for)
+    activities = DrawActivities(sessions, profiles.resolver(sessions, 1.0))
     task_queue = f"draw-scale-{uuid.uuid4().hex[:8]}"
     async with Worker(
         client,
