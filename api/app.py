@@ -12,6 +12,7 @@ from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
 from api.guard import NulGuardMiddleware
+from api.limits import install_limits
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
     admin,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     install_error_handlers(app)
     # Added inside-out: metrics see every response, CORS answers preflights before auth or audit.
     app.add_middleware(NulGuardMiddleware)
+    install_limits(app)  # rate limits, then body limits, before the NUL guard reads a body
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(CodecCORSMiddleware, ui_origin=settings.ui_origin)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit import ActorKind, set_actor
 from api.context import get_session, get_settings
 from api.errors import ProblemError
+from api.ratelimit import Caller, enforce
 from core.domain import PartnerKind, Role
 from core.security import sign, signature_matches, token_hash, unseal
 from core.settings import Settings
@@ -61,8 +62,9 @@ async def find_staff(session: AsyncSession, settings: Settings, token: str) -> S
 async def _staff(request: Request, session: AsyncSession, settings: Settings, allow_cookie: bool) -> Staff:
     token = bearer_token(request) or (request.cookies.get(STAFF_COOKIE) if allow_cookie else None)
     staff = await find_staff(session, settings, token) if token else None
-    if staff is None:
+    if staff is None or token is None:
         raise unauthenticated("A valid staff bearer token is required.")
+    await enforce(request, Caller.STAFF, token)  # keyed by a hash of the token
     set_actor(request, ActorKind.STAFF, staff.staff_id)
     return staff
 
@@ -123,6 +125,7 @@ async def current_partner(request: Request, session: _Session, settings: _Settin
     window = settings.signature_window_s
     if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > window:
         raise bad_signature("X-Timestamp is outside the accepted window.", "SIGNATURE_EXPIRED")
+    await enforce(request, Caller.PARTNER, partner.client_code)
     return AuthenticatedPartner(partner.client_code, PartnerKind(partner.kind), partner.name)
 
 

@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from api.errors import ProblemError
 from api.metrics import Metrics
+from api.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.codec import EncryptionCodec, parse_keys
 from core.settings import Settings
 from core.temporal import connect
@@ -37,6 +38,7 @@ class AppContext:
     temporal: Client | None = None
     _last_connect: float = field(default=float("-inf"), repr=False)
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    rates: RateStore = field(default_factory=MemoryRateStore)  # rate-limit counters (api/ratelimit.py)
 
     async def connect_temporal(self) -> Client | None:
         """The Temporal client, connecting now if start-up could not (None while Temporal is unreachable)."""
@@ -65,9 +67,11 @@ async def open_context(settings: Settings, metrics: Metrics, temporal: Client | 
     http = httpx.AsyncClient(timeout=settings.partner_timeout_s)
     ctx = AppContext(settings, engine, make_sessionmaker(engine), http, codec, metrics, temporal)
     try:
+        ctx.rates = build_rate_store(settings.redis_url)
         await ctx.connect_temporal()  # a failure leaves it None: /healthz serves, /readyz says why
         yield ctx
     finally:
+        await ctx.rates.aclose()
         await http.aclose()
         await engine.dispose()
 

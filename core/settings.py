@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     # Partner-call activities per second on each payment partner's queue (enforced by the Temporal server).
     payment_rate_per_s: float = Field(20.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_RATE_PER_S"))
     signature_window_s: int = Field(300, validation_alias=_env("PRAKERJA_SIGNATURE_WINDOW_S"))
+    # Rate limits (api/ratelimit.py); 0 turns one off. Counted in Redis when PRAKERJA_REDIS_URL is set (shared by
+    # every API process), otherwise in each process's memory (development).
+    rate_registrations_per_min: float = Field(120, ge=0, validation_alias=_env("PRAKERJA_RATE_REGISTRATIONS_PER_MIN"))
+    rate_public_per_s: float = Field(50, ge=0, validation_alias=_env("PRAKERJA_RATE_PUBLIC_PER_S"))
+    rate_partner_per_s: float = Field(100, ge=0, validation_alias=_env("PRAKERJA_RATE_PARTNER_PER_S"))
+    rate_staff_per_s: float = Field(20, ge=0, validation_alias=_env("PRAKERJA_RATE_STAFF_PER_S"))
+    redis_url: str | None = Field(None, validation_alias=_env("PRAKERJA_REDIS_URL"))
+    # Behind a reverse proxy: the header it sets to the client's address (e.g. X-Forwarded-For, whose last entry
+    # is the one the proxy appended). Unset, the socket peer is the client; never trusted unless configured.
+    client_ip_header: str | None = Field(None, validation_alias=_env("PRAKERJA_CLIENT_IP_HEADER"))
 
     @field_validator("profile")
     @classmethod

@@ -33,6 +33,12 @@ def test_settings(tmp_path: Path | None = None, **overrides: object) -> Settings
         "adapters": AdapterMode.SIMULATED,
         "database_url": f"sqlite+aiosqlite:///{tmp_path or '/tmp'}/prakerja-{uuid.uuid4().hex}.db",
         "task_queue": f"tq-{uuid.uuid4().hex[:8]}",
+        # No rate limits unless a test sets them (tests poll fast); counters in memory, never a shared Redis.
+        "rate_registrations_per_min": 0,
+        "rate_public_per_s": 0,
+        "rate_partner_per_s": 0,
+        "rate_staff_per_s": 0,
+        "redis_url": None,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
