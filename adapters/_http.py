@@ -10,6 +10,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from adapters.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from adapters.metering import SYSTEM, UNKNOWN_SYSTEM
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -24,11 +25,13 @@ async def send(
     *,
     json: Any = None,
     params: dict[str, str] | None = None,
+    system: str = UNKNOWN_SYSTEM,
 ) -> httpx.Response:
-    """Send one request; return the partner's definitive answer (2xx/4xx), raise for everything else."""
+    """Send one request; return the partner's definitive answer (2xx/4xx), raise for everything else.
+    `system` names the partner system for the metrics (adapters.metering)."""
     where = f"{method} {httpx.URL(url).path}"
     try:
-        response = await http.request(method, url, json=json, params=params)
+        response = await http.request(method, url, json=json, params=params, extensions={SYSTEM: system})
     except _NOT_SENT as exc:
         raise PartnerUnavailable(f"{where}: not sent ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:

@@ -37,4 +37,4 @@ class HttpBiometrics:
 
     async def check(self, nik: str, selfie_b64: str) -> FaceCheck:
         body = {"nik": nik, "selfie_b64": selfie_b64}
-        return parse(await send(self._http, "POST", self._url, json=body), FaceCheck)
+        return parse(await send(self._http, "POST", self._url, json=body, system="biometrics"), FaceCheck)

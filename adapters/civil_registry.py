@@ -47,4 +47,4 @@ class HttpCivilRegistry:
             "full_name": full_name,
             "date_of_birth": date_of_birth.isoformat(),
         }
-        return parse(await send(self._http, "POST", self._url, json=body), CitizenCheck)
+        return parse(await send(self._http, "POST", self._url, json=body, system="civil_registry"), CitizenCheck)

@@ -55,4 +55,4 @@ class HttpMarketplace:
 
     async def _notify(self, client_code: str, body: dict[str, str]) -> None:
         url = f"{self._base}/marketplaces/{quote(client_code, safe='')}/notifications"
-        ensure_success(await send(self._http, "POST", url, json=body))
+        ensure_success(await send(self._http, "POST", url, json=body, system="marketplace"))

@@ -95,15 +95,15 @@ class HttpPaymentGateway:
 
     async def verify_account(self, partner: str, account_number: str, nik: str) -> KycResult:
         body = {"account_number": account_number, "nik": nik}
-        return parse(await send(self._http, "POST", self._url(partner, "ekyc"), json=body), KycResult)
+        return parse(await send(self._http, "POST", self._url(partner, "ekyc"), json=body, system="payment"), KycResult)
 
     async def disburse(self, partner: str, request: DisburseRequest) -> DisbursementResult:
         url = self._url(partner, "disbursements")
-        response = await send(self._http, "POST", url, json=request.model_dump(mode="json"))
+        response = await send(self._http, "POST", url, json=request.model_dump(mode="json"), system="payment")
         return parse(response, DisbursementResult)
 
     async def status(self, partner: str, idempotency_key: str) -> DisbursementResult | None:
-        response = await send(self._http, "GET", self._url(partner, "disbursements", idempotency_key))
+        response = await send(self._http, "GET", self._url(partner, "disbursements", idempotency_key), system="payment")
         if response.status_code == 404:
             # Only the partner's own "never received" may mean None: callers answer it with a new attempt.
             if problem_code(response) == DISBURSEMENT_NOT_FOUND:
@@ -113,5 +113,5 @@ class HttpPaymentGateway:
 
     async def statement(self, partner: str, day: date) -> list[StatementLine]:
         params = {"date": day.isoformat()}
-        response = await send(self._http, "GET", self._url(partner, "statement"), params=params)
+        response = await send(self._http, "GET", self._url(partner, "statement"), params=params, system="payment")
         return parse_list(response, StatementLine)

@@ -34,4 +34,6 @@ class HttpSocialAffairs:
         self._url = f"{base_url.rstrip('/')}/social-affairs/check"
 
     async def check(self, nik: str) -> AssistanceCheck:
-        return parse(await send(self._http, "POST", self._url, json={"nik": nik}), AssistanceCheck)
+        return parse(
+            await send(self._http, "POST", self._url, json={"nik": nik}, system="social_affairs"), AssistanceCheck
+        )

@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from api.audit import AuditMiddleware
 from api.console import pages as console_pages
+from api.console import reports as console_reports
 from api.context import open_context
 from api.cors import CodecCORSMiddleware
 from api.errors import CatchAllMiddleware, install_error_handlers
@@ -28,10 +29,15 @@ from api.routes import (
     support,
     timeline,
 )
+from api.routes import reports as report_routes
+from api.transparency import routes as transparency_routes
 from core.settings import Settings, load_settings
 
 ROUTERS = (
     ops.router,
+    report_routes.router,
+    transparency_routes.router,
+    console_reports.router,
     admin.router,
     public.router,
     operator.router,

@@ -3,15 +3,18 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from adapters.metering import MeteredTransport
+from api.cache import Cached
 from api.errors import ProblemError
 from api.metrics import Metrics
 from api.ratestore import MemoryRateStore, RateStore, build_rate_store
@@ -19,12 +22,17 @@ from core.codec import EncryptionCodec, parse_keys
 from core.settings import Settings
 from core.temporal import connect
 from db.session import make_engine, make_sessionmaker, read_snapshot
+from services.programme import ProgrammeCounts, programme_counts
+from services.transparency import Figures, transparency_figures
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TEMPORAL_CONNECT_TIMEOUT_S = 5.0
 # While Temporal is down, requests needing it fail fast instead of each paying for a connection attempt.
 TEMPORAL_RETRY_INTERVAL_S = 2.0
+# Business figures are recomputed at most this often, however many scrapers or visitors ask.
+FIGURES_TTL_S = 5.0
 
 
 @dataclass
@@ -36,6 +44,8 @@ class AppContext:
     codec: EncryptionCodec
     metrics: Metrics
     temporal: Client | None = None
+    programme: "Cached[ProgrammeCounts] | None" = None
+    transparency: "Cached[Figures] | None" = None
     _last_connect: float = field(default=float("-inf"), repr=False)
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     rates: RateStore = field(default_factory=MemoryRateStore)  # rate-limit counters (api/ratelimit.py)
@@ -64,8 +74,10 @@ async def open_context(settings: Settings, metrics: Metrics, temporal: Client | 
     """Build the process's resources (the API's composition root) and release them on the way out."""
     codec = EncryptionCodec(parse_keys(settings.codec_keys))  # bad keys stop start-up here
     engine = make_engine(settings.database_url)
-    http = httpx.AsyncClient(timeout=settings.partner_timeout_s)
+    http = httpx.AsyncClient(timeout=settings.partner_timeout_s, transport=MeteredTransport(metrics))
     ctx = AppContext(settings, engine, make_sessionmaker(engine), http, codec, metrics, temporal)
+    ctx.programme = Cached(lambda: _in_session(ctx.sessions, programme_counts), FIGURES_TTL_S)
+    ctx.transparency = Cached(lambda: _in_session(ctx.sessions, transparency_figures), FIGURES_TTL_S)
     try:
         ctx.rates = build_rate_store(settings.redis_url)
         await ctx.connect_temporal()  # a failure leaves it None: /healthz serves, /readyz says why
@@ -74,6 +86,11 @@ async def open_context(settings: Settings, metrics: Metrics, temporal: Client | 
         await ctx.rates.aclose()
         await http.aclose()
         await engine.dispose()
+
+
+async def _in_session(sessions: async_sessionmaker[AsyncSession], query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with sessions() as session:
+        return await query(session)
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -1,6 +1,7 @@
 """Prometheus metrics in a registry owned by one app (tests build many apps; the global one would clash)."""
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -11,8 +12,13 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.domain import JourneyStatus
+from services.programme import NO_PARTNER, ProgrammeCounts
 
 # Unknown paths and methods share one label each, so scanners cannot blow up the series count.
 UNMATCHED = "<unmatched>"
@@ -48,6 +54,58 @@ class Metrics:
             "1 when the last readiness check reached the database.",
             registry=self.registry,
         )
+        self.partner_requests = Counter(
+            "prakerja_partner_requests",
+            "Calls to partner systems by system and outcome (ok, rejected, error, timeout, unavailable).",
+            ["system", "outcome"],
+            registry=self.registry,
+        )
+        self.partner_latency = Histogram(
+            "prakerja_partner_request_duration_seconds",
+            "Latency of calls to partner systems.",
+            ["system"],
+            registry=self.registry,
+        )
+        self.programme = ProgrammeCollector()
+        self.registry.register(self.programme)
+
+    def record(self, system: str, outcome: str, seconds: float) -> None:
+        """adapters.metering.PartnerCallRecorder: a partner call this process made."""
+        self.partner_requests.labels(system, outcome).inc()
+        self.partner_latency.labels(system).observe(seconds)
+
+
+class ProgrammeCollector(Collector):
+    """The business series, from the last counts `/metrics` fetched (services.programme, cached)."""
+
+    def __init__(self) -> None:
+        self.counts: ProgrammeCounts | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        if self.counts is None:
+            return
+        journeys = GaugeMetricFamily("prakerja_journeys", "Journeys by current status.", labels=["status"])
+        for status in JourneyStatus:
+            journeys.add_metric([status.value], self.counts.journeys.get(status.value, 0))
+        # A payment moves between statuses, so the ledger's count per status is a gauge (named by the contract).
+        payments = GaugeMetricFamily(
+            "prakerja_payments_total",
+            "Payments in the ledger by kind, current status and partner.",
+            labels=["kind", "status", "partner"],
+        )
+        paid = CounterMetricFamily(
+            "prakerja_paid_rupiah",
+            "Rupiah paid out (ledger, status PAID) by kind and partner.",
+            labels=["kind", "partner"],
+        )
+        paid_by: dict[tuple[str, str], int] = {}
+        for row in self.counts.payments:
+            payments.add_metric([row.kind, row.status, row.partner], row.count)
+            if row.partner != NO_PARTNER:  # nothing is paid before a partner is chosen
+                paid_by[row.kind, row.partner] = paid_by.get((row.kind, row.partner), 0) + row.paid_rupiah
+        for (kind, partner), rupiah in sorted(paid_by.items()):
+            paid.add_metric([kind, partner], rupiah)
+        yield from (journeys, payments, paid)
 
 
 def route_template(scope: Scope) -> str:

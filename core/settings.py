@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(None, validation_alias=_env("TEMPORAL_TLS_KEY"))
     temporal_api_key: str | None = Field(None, validation_alias=_env("TEMPORAL_API_KEY"))
     task_queue: str = Field("prakerja-journeys", validation_alias=_env("PRAKERJA_TASK_QUEUE"))
+    # The worker serves the Temporal SDK's metrics (and its own) in Prometheus format here; unset: not served.
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PRAKERJA_WORKER_METRICS_PORT"))
+    # A payment not final this long after its first attempt is late (the SLA report); programme time.
+    payment_sla_s: float = Field(86400.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_SLA_S"))
+    # Traces go over OTLP/HTTP to this collector when set (OpenTelemetry's own variable); unset, none leave.
+    otel_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
     adapters: AdapterMode = Field(AdapterMode.HTTP, validation_alias=_env("PRAKERJA_ADAPTERS"))
     # One base URL serves every partner system in development (the simulators); production sets each.
     partner_base_url: str = Field("http://127.0.0.1:8100", validation_alias=_env("PRAKERJA_PARTNER_BASE_URL"))

@@ -115,6 +115,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.UNKNOWN_PROFILE": "There is no such programme profile.",
         "error.INVALID_INPUT": "Some of the input is invalid: {reason}.",
         "error.OTHER": "The action was refused ({reason}).",
+        "nav.partner_report": "Payment partners",
+        "report.heading": "Payment partners: service levels",
+        "report.explain": (
+            "Payments first sent between the two days (UTC), at the partner they are with now; a payment pending "
+            "longer than {sla} is past the service level."
+        ),
+        "report.from": "From",
+        "report.to": "To",
+        "report.show": "Show",
+        "report.succeeded": "Succeeded",
+        "report.failed": "Failed",
+        "report.success_rate": "Success rate",
+        "report.p50": "Median time to final",
+        "report.p95": "95th percentile",
+        "report.pending": "Pending",
+        "report.pending_over_sla": "Pending past SLA",
+        "report.on_hold": "On hold",
+        "report.paid": "Paid",
+        "report.none": "No payment partners yet.",
+        "report.invalid_range": "Those dates are not a valid range (at most a year, the first before the last).",
     },
     "id": {
         "title": "Konsol Prakerja",
@@ -225,6 +245,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error.UNKNOWN_PROFILE": "Profil program tersebut tidak ada.",
         "error.INVALID_INPUT": "Sebagian masukan tidak sah: {reason}.",
         "error.OTHER": "Tindakan ditolak ({reason}).",
+        "nav.partner_report": "Mitra pembayaran",
+        "report.heading": "Mitra pembayaran: tingkat layanan",
+        "report.explain": (
+            "Pembayaran yang pertama dikirim di antara kedua tanggal (UTC), pada mitra yang memegangnya sekarang; "
+            "pembayaran yang tertunda lebih dari {sla} melewati tingkat layanan."
+        ),
+        "report.from": "Dari",
+        "report.to": "Sampai",
+        "report.show": "Tampilkan",
+        "report.succeeded": "Berhasil",
+        "report.failed": "Gagal",
+        "report.success_rate": "Tingkat keberhasilan",
+        "report.p50": "Median waktu hingga final",
+        "report.p95": "Persentil ke-95",
+        "report.pending": "Tertunda",
+        "report.pending_over_sla": "Tertunda melewati SLA",
+        "report.on_hold": "Tertahan",
+        "report.paid": "Dibayar",
+        "report.none": "Belum ada mitra pembayaran.",
+        "report.invalid_range": (
+            "Tanggal itu bukan rentang yang sah (paling lama setahun, yang pertama sebelum yang terakhir)."
+        ),
     },
 }
 

@@ -64,5 +64,16 @@ async def readyz(ctx: ContextDep) -> dict[str, str]:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(ctx: ContextDep) -> Response:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics and the programme's business series."""
+    await _refresh_programme(ctx)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _refresh_programme(ctx: AppContext) -> None:
+    """The business series from the cached grouped counts; while the database is away, the last ones."""
+    if ctx.programme is None:
+        return
+    try:
+        ctx.metrics.programme.counts = await ctx.programme.get()
+    except Exception as exc:
+        log.warning("metrics: programme counts unavailable (%s)", type(exc).__name__)
