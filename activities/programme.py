@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from adapters.marketplace import Marketplace
 from core.cards import new_card_number
 from core.contracts import AwardInput, AwardResult, RevokeInput, RevokeResult
-from core.domain import BalanceEntryKind, JourneyStatus, PartnerKind, PaymentStatus, PurchaseStatus
+from core.domain import BalanceEntryKind, JourneyStatus, LifeEvent, PartnerKind, PaymentStatus, PurchaseStatus
 from db import projection
 from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment, Purchase
 
@@ -97,9 +97,14 @@ class ProgrammeActivities:
     async def _clawback(self, session: AsyncSession, input: RevokeInput) -> int:
         payments = list(await session.scalars(select(Payment).where(Payment.registration_id == input.registration_id)))
         paid = [p for p in payments if p.status == PaymentStatus.PAID]
+        # A life event is why every unpaid payment stopped: the ledger says so (the attempts keep the partner's
+        # reasons). Only a revocation cancels payments, so every CANCELLED row here is this revocation's.
+        life_event = input.reasons[0] if input.reasons[0] in set(LifeEvent) else None
         for p in payments:
             if p.status in (PaymentStatus.SCHEDULED, PaymentStatus.ON_HOLD, PaymentStatus.FAILED):
                 p.status = PaymentStatus.CANCELLED
+            if p.status == PaymentStatus.CANCELLED and life_event:
+                p.reason = life_event
         amount = sum(p.amount for p in paid)
         if paid and await session.get(Clawback, input.registration_id) is None:
             session.add(

@@ -23,7 +23,8 @@ class ReconciliationActivities:
 
     @activity.defn
     async def reconcile_partner(self, input: ReconcilePartnerInput) -> PartnerStatement:
-        """Fetch the partner's statement and compare it, key by key, with the ledger's payments of that day."""
+        """Fetch the partner's statement and compare it, key by key and amount by amount, with the ledger's
+        payments of that day."""
         lines = await self.gateway.statement(input.partner_client_code, input.day)
         paid_by_partner = {line.idempotency_key: line for line in lines if line.status is DisbursementStatus.SUCCEEDED}
         async with self.sessions() as session:
@@ -37,6 +38,11 @@ class ReconciliationActivities:
             )
             for key, amount in paid_in_ledger.items()
             if key not in paid_by_partner
+        ]
+        differences += [
+            _amount_mismatch(paid_by_partner[key], amount)
+            for key, amount in paid_in_ledger.items()
+            if key in paid_by_partner and paid_by_partner[key].amount != amount
         ]
         return PartnerStatement(
             partner_client_code=input.partner_client_code,
@@ -75,6 +81,19 @@ async def _attempt_statuses(session: AsyncSession, keys: list[str]) -> dict[str,
         )
         found.update({key: status for key, status in rows})
     return found
+
+
+def _amount_mismatch(line: StatementLine, ledger_amount: int) -> ReconciliationDifference:
+    """The partner credited another amount than the ledger sent under that key (a fee kept along the way)."""
+    return ReconciliationDifference(
+        idempotency_key=line.idempotency_key,
+        kind="AMOUNT_MISMATCH",
+        ledger_status=PaymentStatus.PAID,
+        partner_status=line.status,
+        amount=ledger_amount - line.amount,
+        ledger_amount=ledger_amount,
+        partner_amount=line.amount,
+    )
 
 
 def _partner_only(line: StatementLine, ledger_status: str | None) -> ReconciliationDifference:

@@ -26,6 +26,7 @@ from api.routes import (
     partner_me,
     profiles,
     public,
+    registry,
     support,
     timeline,
 )
@@ -43,6 +44,7 @@ ROUTERS = (
     operator.router,
     partner_me.router,
     partner.router,
+    registry.router,
     disbursements.router,
     support.router,
     codec.router,

@@ -49,6 +49,7 @@ PartnerDep = Annotated[AuthenticatedPartner, Depends(current_partner)]
 MarketplaceDep = Annotated[AuthenticatedPartner, Depends(require_partner(PartnerKind.MARKETPLACE))]
 TrainingProviderDep = Annotated[AuthenticatedPartner, Depends(require_partner(PartnerKind.TRAINING_PROVIDER))]
 PaymentPartnerDep = Annotated[AuthenticatedPartner, Depends(require_partner(PartnerKind.PAYMENT))]
+CivilRegistryDep = Annotated[AuthenticatedPartner, Depends(require_partner(PartnerKind.CIVIL_REGISTRY))]
 MarketplaceOrProviderDep = Annotated[
     AuthenticatedPartner, Depends(require_partner(PartnerKind.MARKETPLACE, PartnerKind.TRAINING_PROVIDER))
 ]

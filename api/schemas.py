@@ -109,6 +109,11 @@ class PaymentAccountView(BaseModel):
     account_number_masked: str
 
 
+class ClawbackView(BaseModel):
+    amount: int = Field(description="Integer rupiah paid before the revocation, to be recovered.")
+    payment_ids: list[str]
+
+
 class JourneyView(BaseModel):
     registration_id: str
     status: JourneyStatus
@@ -124,6 +129,8 @@ class JourneyView(BaseModel):
     payment_account: PaymentAccountView | None = None
     # What the journey waits for from the beneficiary: REVIEW, PAYMENT_ACCOUNT.
     waiting_for: list[str] = []
+    # A revoked journey that had been paid: what was paid, to be recovered.
+    clawback: ClawbackView | None = None
     updated_at: datetime
 
 

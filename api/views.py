@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.schemas import JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
+from api.schemas import ClawbackView, JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
 from core.domain import JourneyStatus, PaymentKind, PaymentStatus, SurveyStatus
 from core.payments import payment_id_for
 from core.terms import ProgrammeTerms
-from db.models import Beneficiary, Payment, Purchase, SurveyResponse
+from db.models import Beneficiary, Clawback, Payment, Purchase, SurveyResponse
 
 PAYING = (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
 
@@ -31,10 +31,15 @@ def survey_views(windows: list[dict], submitted: set[int], now: datetime) -> lis
 
 
 def scheduled_incentives(b: Beneficiary, ledger: list[PaymentView]) -> list[PaymentView]:
-    """Instalments not yet due show as SCHEDULED so a beneficiary sees the whole plan."""
+    """Instalments not yet due show as SCHEDULED so a beneficiary sees the whole plan; once a journey that had
+    reached them is revoked, as CANCELLED with the revocation's reason (they stop, they do not vanish)."""
     terms = b.detail.get("terms")
-    if b.status not in PAYING or not terms:
+    revoked = b.status == JourneyStatus.REVOKED and "surveys" in b.detail  # the incentive phase had begun
+    if not (b.status in PAYING or revoked) or not terms:
         return []
+    status, reason = PaymentStatus.SCHEDULED, None
+    if revoked:
+        status, reason = PaymentStatus.CANCELLED, (b.reasons or [None])[0]
     pinned = ProgrammeTerms.model_validate(terms)
     due = {p.number for p in ledger if p.kind == PaymentKind.INCENTIVE}
     return [
@@ -43,7 +48,8 @@ def scheduled_incentives(b: Beneficiary, ledger: list[PaymentView]) -> list[Paym
             kind=PaymentKind.INCENTIVE,
             number=n,
             amount=pinned.incentive_amount,
-            status=PaymentStatus.SCHEDULED,
+            status=status,
+            reason=reason,
         )
         for n in range(1, pinned.incentive_count + 1)
         if n not in due
@@ -87,6 +93,7 @@ async def journey_view(session: AsyncSession, registration_id: str) -> JourneyVi
             select(SurveyResponse.survey_no).where(SurveyResponse.registration_id == b.registration_id)
         )
     )
+    claw = await session.get(Clawback, b.registration_id)
     account = None
     if b.payment_partner and b.payment_account:
         account = PaymentAccountView(
@@ -115,5 +122,6 @@ async def journey_view(session: AsyncSession, registration_id: str) -> JourneyVi
         surveys=survey_views((b.detail or {}).get("surveys", []), submitted, datetime.now(UTC)),
         waiting_for=waiting_for(b, purchases),
         payment_account=account,
+        clawback=ClawbackView(amount=claw.amount, payment_ids=[str(p) for p in claw.payment_ids]) if claw else None,
         updated_at=b.updated_at,
     )

@@ -88,6 +88,8 @@ class AwardResult(BaseModel):
 class RevokeSignal(BaseModel):
     reason: str
     requested_by: str
+    # The reason code the journey ends with (a life event: DECEASED, NIK_DEACTIVATED); None = an operator's.
+    reason_code: str | None = None
 
 
 class RevokeInput(BaseModel):

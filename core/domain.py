@@ -44,6 +44,14 @@ class Reason(StrEnum):
     PREVIOUSLY_REVOKED = "PREVIOUSLY_REVOKED"
     PURCHASE_DEADLINE_MISSED = "PURCHASE_DEADLINE_MISSED"
     REVOKED_BY_OPERATOR = "REVOKED_BY_OPERATOR"
+    NIK_DEACTIVATED = "NIK_DEACTIVATED"
+
+
+class LifeEvent(StrEnum):
+    """What a civil registry reports about a NIK; each is also the revocation's reason code."""
+
+    DECEASED = "DECEASED"
+    NIK_DEACTIVATED = "NIK_DEACTIVATED"
 
 
 class Role(StrEnum):
@@ -56,6 +64,7 @@ class PartnerKind(StrEnum):
     MARKETPLACE = "marketplace"
     TRAINING_PROVIDER = "training_provider"
     PAYMENT = "payment"
+    CIVIL_REGISTRY = "civil_registry"
 
 
 class WaveStatus(StrEnum):

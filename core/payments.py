@@ -234,11 +234,13 @@ class ReconcilePartnerInput(BaseModel):
 
 class ReconciliationDifference(BaseModel):
     idempotency_key: str
-    # UNKNOWN_TO_LEDGER, NOT_PAID_IN_LEDGER, LATE_SUCCESS, OTHER_DAY, MISSING_AT_PARTNER
+    # UNKNOWN_TO_LEDGER, NOT_PAID_IN_LEDGER, LATE_SUCCESS, OTHER_DAY, MISSING_AT_PARTNER, AMOUNT_MISMATCH
     kind: str
     ledger_status: str | None = None
     partner_status: str | None = None
-    amount: int = 0
+    amount: int = 0  # AMOUNT_MISMATCH: what the ledger sent less what the partner credited
+    ledger_amount: int | None = None
+    partner_amount: int | None = None
 
 
 class PartnerStatement(BaseModel):

@@ -12,6 +12,7 @@ DEV_PARTNERS = (
     ("DEV-MARKET", "marketplace", "Dev Marketplace"),
     ("DEV-PROVIDER", "training_provider", "Dev Training Provider"),
     ("DEV-EWALLET", "payment", "Dev E-Wallet"),
+    ("DEV-REGISTRY", "civil_registry", "Dev Civil Registry"),
 )
 DEV_COURSE = {
     "course_id": "DEV-COURSE-1",
@@ -83,6 +84,8 @@ class Seeder:
         for code, entry in creds.items():
             if entry.get("kind") == "payment":
                 self.tell_simulators(code, entry["sign_key"])
+            elif entry.get("kind") == "civil_registry":
+                self.tell_registry(code, entry["sign_key"])
         return creds
 
     def ensure_partner(self, creds: Credentials, code: str, kind: str, name: str) -> None:
@@ -113,6 +116,13 @@ class Seeder:
         status, reply = request("POST", f"{self.sim_url}/sim/payment-partners", body)
         if status >= 300:
             warn(f"POST /sim/payment-partners for {code} answered {status}: {reply}")
+
+    def tell_registry(self, code: str, sign_key: str) -> None:
+        """The simulated civil registry signs its life events (`POST /sim/registry-events`) and sends them here."""
+        body = {"client_code": code, "sign_key": sign_key, "api_url": self.api_url}
+        status, reply = request("POST", f"{self.sim_url}/sim/registry-partners", body)
+        if status >= 300:
+            warn(f"POST /sim/registry-partners for {code} answered {status}: {reply}")
 
     def admin_post(self, path: str, body: object) -> tuple[int, object]:
         return request("POST", f"{self.api_url}{path}", body, self.token)

@@ -52,7 +52,7 @@ class TimelineKind(StrEnum):
     PAYMENT_PAID = "PAYMENT_PAID"
     PAYMENT_CANCELLED = "PAYMENT_CANCELLED"
     SURVEY_SUBMITTED = "SURVEY_SUBMITTED"
-    LIFE_EVENT = "LIFE_EVENT"  # reserved: a civil registry's event (death, NIK deactivated)
+    LIFE_EVENT = "LIFE_EVENT"  # a civil registry's event (death, NIK deactivated)
     REVOKED = "REVOKED"
     CLAWBACK_RECORDED = "CLAWBACK_RECORDED"
     BALANCE_RETURNED = "BALANCE_RETURNED"
@@ -78,6 +78,7 @@ LINK_ACCOUNT = "PUT /v1/me/payment-account"
 REVIEW = "POST /v1/me/trainings/{purchase_ref}/review"
 COMPLETION = "POST /v1/partners/completions"
 CANCEL_PURCHASE = "POST /v1/partners/purchases/{purchase_ref}/cancel"
+LIFE_EVENT = "POST /v1/registry/events"
 
 
 def _utc(at: datetime) -> datetime:
@@ -322,16 +323,22 @@ def _surveys(r: _Records) -> Iterator[TimelineItem]:
 
 def _ending(r: _Records) -> Iterator[TimelineItem]:
     b, claw = r.beneficiary, r.clawback
+    events = [row for row in r.calls(LIFE_EVENT) if _ok(row)]
+    for row in events:  # the registry's call: the event's code and date, never the NIK it named
+        detail = {"event": row.detail.get("event"), "occurred_on": row.detail.get("occurred_on")}
+        yield TimelineItem(at=_utc(row.at), kind=TimelineKind.LIFE_EVENT, detail=detail, actor=row.actor_id)
     if claw is not None:
         detail = {"amount": claw.amount, "payment_ids": [str(i) for i in claw.payment_ids], "reason": claw.reason}
         yield TimelineItem(at=_utc(claw.created_at), kind=TimelineKind.CLAWBACK_RECORDED, detail=detail)
     if b.status != JourneyStatus.REVOKED:
         return
-    # Dated by the operator's call when there was one (it precedes everything the revocation caused), else by
-    # what the revocation itself wrote; the operator's note is free text and stays out.
+    # Dated by the operator's (or the civil registry's) call when there was one (it precedes everything the
+    # revocation caused), else by what the revocation itself wrote; the operator's note is free text and stays out.
     call = next(
         (row for row in r.audit if row.actor_kind == "staff" and _ok(row) and row.action.endswith("/revoke")), None
     )
+    if call is None and set(b.reasons or []) & {row.detail.get("event") for row in events}:
+        call = events[0]  # revoked for the civil registry's event
     written = [_utc(e.created_at) for e in r.entries if e.reference == "revocation"]
     written += [_utc(claw.created_at)] if claw else []
     at = _utc(call.at) if call else min(written, default=_utc(b.updated_at))

@@ -1,9 +1,11 @@
 """Control API (`/sim/...`): seed partner records, inject faults, and observe what the partners received."""
 
-from datetime import date
+from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from simulators.deps import World
@@ -56,6 +58,23 @@ class PaymentPartnerIn(BaseModel):
     callback_delay_ms: int = Field(0, ge=0)
 
 
+class RegistryPartnerIn(BaseModel):
+    client_code: str = Field(min_length=1)
+    sign_key: str = Field(min_length=1)
+    api_url: str = Field(pattern=r"^https?://")
+
+
+class RegistryEvent(StrEnum):
+    DECEASED = "DECEASED"
+    NIK_DEACTIVATED = "NIK_DEACTIVATED"
+
+
+class RegistryEventIn(BaseModel):
+    nik: Digits16
+    event: RegistryEvent
+    occurred_on: date | None = None
+
+
 # Seeding answers acknowledge the record without echoing personal data back.
 def _created(**fields: Any) -> dict[str, Any]:
     return {"created": True, **fields}
@@ -101,6 +120,31 @@ async def configure_payment_partner(body: PaymentPartnerIn, world: World) -> dic
     """Set a payment partner's callback key and whether it settles synchronously or by callback."""
     world.configure_payment_partner(**body.model_dump())
     return _created(client_code=body.client_code, mode=body.mode, callback_delay_ms=body.callback_delay_ms)
+
+
+@router.post("/registry-partners", status_code=201)
+async def configure_registry_partner(body: RegistryPartnerIn, world: World) -> dict[str, Any]:
+    """Set the civil registry's client code and sign key, and the platform URL its events go to."""
+    world.registry_events.configure(body.client_code, body.sign_key, body.api_url)
+    return _created(client_code=body.client_code, api_url=body.api_url)
+
+
+@router.post("/registry-events", status_code=202, response_model=None)
+async def send_registry_event(body: RegistryEventIn, world: World) -> dict[str, Any] | JSONResponse:
+    """Make the civil registry send a signed life event for a NIK to the platform (`POST /v1/registry/events`)."""
+    occurred_on = body.occurred_on or datetime.now(UTC).date()
+    if world.registry_events.partner is None:
+        return _sim_problem(409, "REGISTRY_NOT_CONFIGURED", "Configure POST /sim/registry-partners first.")
+    try:
+        await world.send_registry_event(body.nik, body.event, occurred_on)
+    except Exception as exc:  # the platform refused it or was unreachable: say so, without the NIK
+        return _sim_problem(502, "DELIVERY_FAILED", f"The platform did not accept the event ({type(exc).__name__}).")
+    return {"sent": True, "event": body.event, "occurred_on": occurred_on.isoformat()}
+
+
+def _sim_problem(status: int, code: str, detail: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": code, "status": status, "detail": detail, "code": code}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 @router.post("/faults", status_code=201)

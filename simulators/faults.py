@@ -1,4 +1,5 @@
-"""Injected partner faults: latency, 5xx, timeouts after the work is done, dropped or duplicated callbacks."""
+"""Injected partner faults: latency, 5xx, timeouts after the work is done, dropped or duplicated callbacks, and a
+payment partner that keeps a fee out of what it credits."""
 
 import asyncio
 import logging
@@ -23,6 +24,7 @@ class FaultKind(StrEnum):
     TIMEOUT = "timeout"
     DROP_CALLBACK = "drop_callback"
     DUPLICATE_CALLBACK = "duplicate_callback"
+    FEE_DEDUCTION = "fee_deduction"  # the partner credits (and records) the payment less `amount` rupiah
 
 
 class Fault(BaseModel):
@@ -32,6 +34,7 @@ class Fault(BaseModel):
     kind: FaultKind
     rate: float = Field(1.0, ge=0, le=1)
     ms: int | None = Field(None, ge=0)
+    amount: int | None = Field(None, ge=0, description="fee_deduction: rupiah kept back from each payment")
 
     @field_validator("target")
     @classmethod

@@ -140,6 +140,11 @@ class PaymentPartners:
             partner_reference=f"{partner}-{next(self._references):08d}",
             received_at=datetime.now(UTC),
         )
+        if status is DisbursementStatus.SUCCEEDED and (
+            fees := self.faults.firing(_targets(partner), FaultKind.FEE_DEDUCTION)
+        ):
+            record.amount = max(request.amount - (fees[0].amount or 0), 0)
+            logger.info("fault: %s credits %s less %s", partner, record.idempotency_key, fees[0].amount)
         config = self.partners.get(partner, PartnerConfig())
         if config.mode is PartnerMode.ASYNC and request.callback_url:
             record.status, record.reason = DisbursementStatus.PENDING, None

@@ -20,6 +20,7 @@ from adapters.marketplace import NotificationKind
 from adapters.social_affairs import AssistanceCheck
 from simulators.faults import Fault, FaultBook
 from simulators.payments import CallbackSender, PaymentPartners
+from simulators.registry import RegistryEvents
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class SimWorld:
         self.rng = rng or random.Random()
         self.faults = FaultBook(self.rng)
         self.payments = PaymentPartners(self.faults, callback_sender)
+        self.registry_events = RegistryEvents()
         self._clear_registries()
 
     def _clear_registries(self) -> None:
@@ -79,6 +81,7 @@ class SimWorld:
         self.payments.cancel()
         self.faults.clear()
         self.payments = PaymentPartners(self.faults, self.callback_sender)
+        self.registry_events = RegistryEvents()
         self._clear_registries()
 
     # --- seeding (mirrors the control API) ---
@@ -119,11 +122,24 @@ class SimWorld:
     ) -> None:
         self.payments.configure(client_code, sign_key, mode, callback_delay_ms)
 
-    def add_fault(self, target: str, kind: str, rate: float = 1.0, ms: int | None = None) -> Fault:
-        return self.faults.add(Fault.model_validate({"target": target, "kind": kind, "rate": rate, "ms": ms}))
+    def add_fault(
+        self, target: str, kind: str, rate: float = 1.0, ms: int | None = None, amount: int | None = None
+    ) -> Fault:
+        fault = {"target": target, "kind": kind, "rate": rate, "ms": ms, "amount": amount}
+        return self.faults.add(Fault.model_validate(fault))
 
     def clear_faults(self) -> int:
         return self.faults.clear()
+
+    async def send_registry_event(self, nik: str, event: str, occurred_on: date) -> None:
+        """The civil registry tells the platform (signed) of a death or a deactivated NIK; a death is also
+        recorded in its own register, so a later identity check says so. Raises if the platform refuses it."""
+        citizen = self.citizens.get(nik)
+        if citizen is not None and event == "DECEASED":
+            citizen.deceased = True
+        if self.callback_sender is None:
+            raise LookupError("the simulator has no HTTP sender")
+        await self.callback_sender(*self.registry_events.request(nik, event, occurred_on))
 
     async def drain(self) -> None:
         """Wait for pending asynchronous payments to settle and call back."""

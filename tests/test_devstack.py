@@ -233,11 +233,11 @@ def test_first_start_creates_partners_and_keeps_their_keys(platform: FakePlatfor
     creds_file = tmp_path / "dev-credentials.json"
     creds = seeder(platform, creds_file).run()
     assert {code: entry["sign_key"] for code, entry in creds.items()} == platform.partners
-    assert set(platform.partners) == {"DEV-MARKET", "DEV-PROVIDER", "DEV-EWALLET"}
+    assert set(platform.partners) == {"DEV-MARKET", "DEV-PROVIDER", "DEV-EWALLET", "DEV-REGISTRY"}
     assert json.loads(creds_file.read_text()) == creds
     assert creds_file.stat().st_mode & 0o777 == 0o600
     assert platform.courses == [devdata.DEV_COURSE] and devdata.DEV_COURSE["price"] == 500_000
-    assert platform.sim_keys == {"DEV-EWALLET": platform.partners["DEV-EWALLET"]}
+    assert platform.sim_keys == {code: platform.partners[code] for code in ("DEV-EWALLET", "DEV-REGISTRY")}
 
 
 def test_restart_reuses_the_stored_keys(platform: FakePlatform, tmp_path: Path) -> None:
@@ -246,7 +246,7 @@ def test_restart_reuses_the_stored_keys(platform: FakePlatform, tmp_path: Path) 
     platform.sim_keys.clear()  # the simulators forget everything when they restart
     second = seeder(platform, creds_file).run()
     assert second == first
-    assert platform.sim_keys == {"DEV-EWALLET": first["DEV-EWALLET"]["sign_key"]}
+    assert platform.sim_keys == {code: first[code]["sign_key"] for code in ("DEV-EWALLET", "DEV-REGISTRY")}
 
 
 def test_missing_endpoints_are_skipped_with_a_warning(

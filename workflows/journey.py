@@ -53,7 +53,15 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
             pass  # the interrupted step surfaces its cancellation in one of these forms
         await self._settle_payments()
-        return await self._revoke([Reason.REVOKED_BY_OPERATOR])
+        return await self._revoke(self._revocation_reasons())
+
+    def _revocation_reasons(self) -> list[str]:
+        """An operator's revocation ends with REVOKED_BY_OPERATOR; a civil registry's life event with its own code
+        (DECEASED, NIK_DEACTIVATED). Journeys revoked before the code existed never carry one."""
+        assert self.revocation is not None
+        if self.revocation.reason_code and workflow.patched("life-event-revocation-reason"):
+            return [self.revocation.reason_code]
+        return [Reason.REVOKED_BY_OPERATOR]
 
     async def _journey(self) -> JourneyResult:
         input = self.input
@@ -228,7 +236,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
     @workflow.signal
     def revoke(self, signal: RevokeSignal) -> None:
-        """Operator revocation: stops purchases and payments; the first one wins."""
+        """Operator revocation or a civil registry's life event: stops purchases and payments; the first one wins."""
         if self.revocation is None:
             self.revocation = signal
 

@@ -34,6 +34,7 @@ from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
 from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
+from services import life_events
 
 log = logging.getLogger("prakerja.api.registration")
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
@@ -64,6 +65,7 @@ async def register(body: RegistrationRequest, session: SessionDep, settings: Set
     except IntegrityError:
         await session.rollback()
         raise ProblemError(409, "NIK_ALREADY_REGISTERED", "This NIK already has a journey.") from None
+    await life_events.admit_registration(session, registration_id, hashed_nik)  # 409 NIK_NOT_ELIGIBLE
     try:
         await _start_journey(client, settings, registration_id, body, hashed_nik)
     except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered ...

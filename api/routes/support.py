@@ -1,4 +1,4 @@
-"""Support staff: payments by status, retrying a payment on hold, and the daily reconciliation report."""
+"""Support staff: payments by status, retrying a payment on hold, clawbacks, and the daily reconciliation report."""
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
@@ -24,6 +24,8 @@ from core.payments import (
     reconciliation_id,
 )
 from db.models import Partner, Payment, PaymentAttempt
+from services import clawbacks
+from services.clawbacks import ClawbackPage
 from services.payments import RetryPayment, execute_retry, plan_retry
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
@@ -97,6 +99,18 @@ async def list_payments(
     rows = list(await session.scalars(query))
     items = [PaymentItem.model_validate(p, from_attributes=True) for p in rows[:limit]]
     return PaymentPage(items=items, next_cursor=items[-1].payment_id if len(rows) > limit else None)
+
+
+@router.get("/clawbacks", response_model=ClawbackPage)
+async def list_clawbacks(
+    session: SessionDep,
+    staff: SupportOrOperatorDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> ClawbackPage:
+    """What revoked beneficiaries had been paid (amount and payment ids, with the revocation's reason), paged by
+    registration id."""
+    return await clawbacks.list_clawbacks(session, limit, cursor)
 
 
 @router.post(

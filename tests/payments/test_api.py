@@ -295,10 +295,47 @@ async def test_reconciliation_puts_the_ledger_next_to_each_partners_statement(ap
             "ledger_status": None,
             "partner_status": "SUCCEEDED",
             "amount": 10_000,
+            "ledger_amount": None,
+            "partner_amount": None,
         }
     ]
     assert report["matches"] is False
     assert pay.gateway.count("statement") == 4  # through the adapter, once per partner per report
+
+
+async def test_a_partner_that_kept_a_fee_is_an_amount_mismatch_with_both_amounts(api):
+    pay = api.pay
+    pay.world.add_fault(f"payment:{pay.partner_b}", "fee_deduction", amount=2_500)
+    fine, short = await pay.start(amount=600_000), await pay.start(amount=600_000, partner=pay.partner_b)
+    for handle in (fine, short):
+        assert (await handle.result()).status == "PAID"  # the partner says SUCCEEDED: only the amounts tell
+    [day] = {(await pay.payment(h)).paid_at.date().isoformat() for h in (fine, short)}
+
+    report = (await api.http.get(f"/v1/support/reconciliation?date={day}", headers=api.support)).json()
+
+    a, b = (
+        next(p for p in report["partners"] if p["partner_client_code"] == c) for c in (pay.partner_a, pay.partner_b)
+    )
+    assert a["matches"] is True
+    assert (b["matches"], b["paid_sum"], b["partner_paid_sum"], b["differences_total"]) == (
+        False,
+        600_000,
+        597_500,
+        1,
+    )
+    payment_id = short.id.removeprefix("payment-")
+    assert b["differences"] == [
+        {
+            "idempotency_key": f"{payment_id}-A1",
+            "kind": "AMOUNT_MISMATCH",
+            "ledger_status": "PAID",
+            "partner_status": "SUCCEEDED",
+            "amount": 2_500,
+            "ledger_amount": 600_000,
+            "partner_amount": 597_500,
+        }
+    ]
+    assert report["matches"] is False
 
 
 async def test_reconciliation_rejects_a_bad_date(api):

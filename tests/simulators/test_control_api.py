@@ -1,11 +1,13 @@
 """The `/sim` control API as demos and end-to-end tests use it."""
 
+import json
 import random
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from core.security import sign
 from simulators.world import SimWorld
 from tests.adapters.sim_support import KK, NIK, asgi_client
 
@@ -71,7 +73,7 @@ async def test_invalid_input_is_422(sim, path, body):
 
 async def test_faults_are_listed_applied_and_cleared(sim):
     fault = {"target": "payment:ew-dana", "kind": "error_5xx", "rate": 1}
-    assert (await sim.post("/sim/faults", json=fault)).json() == fault | {"ms": None}
+    assert (await sim.post("/sim/faults", json=fault)).json() == fault | {"ms": None, "amount": None}
     assert [f["target"] for f in (await sim.get("/sim/faults")).json()] == ["payment:ew-dana"]
     answer = await sim.post("/payments/ew-dana/ekyc", json={"account_number": "1", "nik": NIK})
     assert answer.status_code == 503
@@ -105,3 +107,41 @@ async def test_reset_forgets_everything(sim, world):
     assert not (await sim.post("/civil-registry/verify", json=CITIZEN)).json()["found"]
     assert (await sim.get("/sim/faults")).json() == []
     assert (await sim.get("/sim/marketplace-notifications")).json() == []
+
+
+async def test_fee_deduction_makes_the_partner_record_less_than_it_was_sent(sim):
+    await sim.post("/sim/payment-accounts", json=ACCOUNT)
+    fault = {"target": "payment:ew-dana", "kind": "fee_deduction", "rate": 1, "amount": 2_500}
+    assert (await sim.post("/sim/faults", json=fault)).status_code == 201
+    body = {"idempotency_key": "K-1", "account_number": "0857", "nik": NIK, "amount": 600_000}
+    assert (await sim.post("/payments/ew-dana/disbursements", json=body)).json()["status"] == "SUCCEEDED"
+    [record] = (await sim.get("/sim/payments/ew-dana")).json()
+    assert (record["idempotency_key"], record["amount"]) == ("K-1", 597_500)
+
+
+async def test_registry_event_is_sent_signed_to_the_configured_platform(world):
+    sent: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def recorder(url: str, headers: dict[str, str], body: bytes) -> None:
+        sent.append((url, headers, body))
+
+    world.callback_sender = recorder
+    async with asgi_client(world) as sim:
+        await sim.post("/sim/citizens", json=CITIZEN)
+        event = {"nik": NIK, "event": "DECEASED", "occurred_on": "2026-02-14"}
+        unconfigured = await sim.post("/sim/registry-events", json=event)
+        assert (unconfigured.status_code, unconfigured.json()["code"]) == (409, "REGISTRY_NOT_CONFIGURED")
+        partner = {"client_code": "DUKCAPIL", "sign_key": "k" * 64, "api_url": "http://api.test:8000/"}
+        assert (await sim.post("/sim/registry-partners", json=partner)).status_code == 201
+
+        resp = await sim.post("/sim/registry-events", json=event)
+
+        assert resp.status_code == 202 and NIK not in resp.text
+        check = await sim.post("/civil-registry/verify", json=CITIZEN)
+    [(url, headers, body)] = sent
+    assert url == "http://api.test:8000/v1/registry/events"
+    assert json.loads(body) == event
+    ts = headers["X-Timestamp"]
+    assert headers["X-Client-Code"] == "DUKCAPIL"
+    assert headers["X-Signature"] == sign("k" * 64, "DUKCAPIL", ts, "POST", "/v1/registry/events", body)
+    assert check.json()["deceased"] is True  # the registry's own record says so from now on

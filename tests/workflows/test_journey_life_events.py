@@ -1,0 +1,189 @@
+"""A civil registry's life event (death, NIK deactivated) stops a journey in any state: nothing more is bought or
+paid, unpaid payments are cancelled with the event as reason, money already with the partner is settled once and
+counted in the clawback, and the journey ends REVOKED with the event's code.
+
+Each test has a time-skipping server of its own (`clock_harness`): it awaits the journey's result, which skips
+time, and a shared server's clock would move other tests' timers too."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from api.views import journey_view
+from core.contracts import JourneyResult, LinkAccountResult, PurchaseResult, RevokeSignal
+from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
+from tests.payments.harness import until
+from tests.workflows.conftest import wait_status
+from tests.workflows.harness import awarded, order
+
+ACCOUNT = "081234567890"
+INCENTIVE = 600_000
+
+
+@pytest.fixture
+def harness(clock_harness):
+    return clock_harness
+
+
+async def life_event(handle, event: str = "DECEASED") -> JourneyResult:
+    signal = RevokeSignal(reason=f"{event} reported", requested_by="DEV-REGISTRY", reason_code=event)
+    await handle.signal("revoke", signal)
+    return await handle.result()
+
+
+def rid(handle) -> str:
+    return handle.id.removeprefix("journey-")
+
+
+async def ledger(harness, handle) -> dict[str, tuple[str, str | None]]:
+    async with harness.sessions() as s:
+        rows = await s.scalars(select(Payment).where(Payment.registration_id == rid(handle)))
+        return {f"{p.kind[0]}{p.number}": (p.status, p.reason) for p in rows}
+
+
+async def balance(harness, handle) -> int:
+    async with harness.sessions() as s:
+        rows = await s.scalars(select(BalanceEntry.amount).where(BalanceEntry.registration_id == rid(handle)))
+        return sum(rows)
+
+
+async def clawback(harness, handle) -> Clawback | None:
+    async with harness.sessions() as s:
+        return await s.get(Clawback, rid(handle))
+
+
+async def projection(harness, handle) -> Beneficiary:
+    async with harness.sessions() as s:
+        found = await s.get(Beneficiary, rid(handle))
+        assert found is not None
+        return found
+
+
+async def paying(harness, account_status: str = "ACTIVE"):  # type: ignore[no-untyped-def]
+    """Awarded, trained, reviewed, an e-wallet linked: incentive 1 goes out."""
+    handle = await awarded(harness)
+    nik = harness.persons[-1].nik
+    harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
+    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    done = {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": datetime.now(UTC).isoformat()}
+    await handle.signal("completion", done)
+    await wait_status(handle, "INCENTIVES")
+    linked = await handle.execute_update(
+        "link_payment_account",
+        {"partner_client_code": "EWALLET", "account_number": ACCOUNT},
+        result_type=LinkAccountResult,
+    )
+    assert linked.verified
+    if account_status != "ACTIVE":
+        harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status=account_status)
+    await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    return handle
+
+
+def received(harness) -> list[tuple[str, str, int]]:
+    return [(r.idempotency_key, r.status, r.amount) for r in harness.world.payments.received("EWALLET")]
+
+
+async def test_death_while_waiting_for_a_wave_revokes_and_blacklists(harness):
+    handle = await harness.register(harness.citizen())
+    await wait_status(handle, "WAITING_FOR_WAVE")
+
+    result = await life_event(handle)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    b = await projection(harness, handle)
+    assert (b.status, b.reasons, b.in_pool) == ("REVOKED", ["DECEASED"], False)
+    async with harness.sessions() as s:
+        entry = await s.get(NikBlacklist, b.nik_hash)
+    assert entry is not None and entry.reason == "DECEASED"
+
+
+async def test_deactivated_nik_after_the_award_returns_the_whole_balance(harness):
+    handle = await awarded(harness)
+
+    result = await life_event(handle, "NIK_DEACTIVATED")
+
+    assert (result.status, result.reasons) == ("REVOKED", ["NIK_DEACTIVATED"])
+    assert await balance(harness, handle) == 0
+    assert await ledger(harness, handle) == {} and await clawback(harness, handle) is None
+
+
+async def test_death_during_training_voids_the_open_purchase(harness):
+    handle = await awarded(harness)
+    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    await wait_status(handle, "TRAINING")
+
+    result = await life_event(handle)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    async with harness.sessions() as s:
+        purchase = await s.get(Purchase, "P-1")
+    assert purchase is not None and purchase.status == "CANCELLED"
+    assert await balance(harness, handle) == 0
+    assert received(harness) == []
+
+
+async def test_death_between_two_instalments_stops_the_rest_and_claws_back_the_first(harness):
+    handle = await paying(harness)
+    await until(lambda: [s for _, s, _ in received(harness)] == ["SUCCEEDED"])
+    await until_ledger(harness, handle, {"I1": ("PAID", None)})
+
+    result = await life_event(handle)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    assert received(harness) == [(f"PAY-{rid(handle)}-I1-A1", "SUCCEEDED", INCENTIVE)]
+    assert await ledger(harness, handle) == {"I1": ("PAID", None)}
+    claw = await clawback(harness, handle)
+    assert claw is not None and (claw.amount, claw.payment_ids, claw.reason) == (
+        INCENTIVE,
+        [f"PAY-{rid(handle)}-I1"],
+        "DECEASED",
+    )
+    async with harness.sessions() as s:
+        view = await journey_view(s, rid(handle))
+    assert view is not None and view.clawback is not None and view.clawback.amount == INCENTIVE
+    incentives = [(p.number, p.status, p.reason) for p in view.payments if p.kind == "INCENTIVE"]
+    assert incentives == [(1, "PAID", None)] + [(n, "CANCELLED", "DECEASED") for n in (2, 3, 4)]
+
+
+async def test_death_during_a_payment_attempt_settles_it_once_and_claws_it_back(harness):
+    # The partner has the disbursement (PENDING) when the event arrives: it is resolved, never sent again.
+    harness.world.configure_payment_partner("EWALLET", mode="async", callback_delay_ms=1500)
+    handle = await paying(harness)
+    await until(lambda: [s for _, s, _ in received(harness)] == ["PENDING"])
+
+    result = await life_event(handle)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    assert received(harness) == [(f"PAY-{rid(handle)}-I1-A1", "SUCCEEDED", INCENTIVE)]
+    assert (await ledger(harness, handle))["I1"] == ("PAID", None)
+    claw = await clawback(harness, handle)
+    assert claw is not None and claw.amount == INCENTIVE
+
+
+async def test_death_while_a_payment_is_on_hold_cancels_it_with_the_event_as_reason(harness):
+    handle = await paying(harness, account_status="CLOSED")
+    await wait_status(handle, "PAYMENT_ON_HOLD")
+
+    result = await life_event(handle)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    assert await ledger(harness, handle) == {"I1": ("CANCELLED", "DECEASED")}
+    assert [s for _, s, _ in received(harness)] == ["FAILED"]
+    assert await clawback(harness, handle) is None
+    assert (await projection(harness, handle)).status == "REVOKED"
+
+
+async def test_a_repeated_event_changes_nothing(harness):
+    handle = await awarded(harness)
+    await handle.signal("revoke", RevokeSignal(reason="x", requested_by="REG", reason_code="DECEASED"))
+    result = await life_event(handle, "NIK_DEACTIVATED")  # the first one wins
+    assert result.reasons == ["DECEASED"]
+
+
+async def until_ledger(harness, handle, expected) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(10):
+        while await ledger(harness, handle) != expected:
+            await asyncio.sleep(0.05)
