@@ -38,6 +38,7 @@ KNOWN_TAGS = {
     "temporalio/auto-setup": {"1.29.1"},
     "temporalio/admin-tools": {"1.29.1-tctl-1.18.4-cli-1.5.0"},
     "temporalio/ui": {"2.44.0"},
+    "redis": {"7.4"},
 }
 
 
@@ -77,7 +78,7 @@ def module_file(module: str) -> Path:
 
 
 def test_the_whole_stack_is_described() -> None:
-    infrastructure = {"postgresql", "temporal", "temporal-setup", "temporal-ui"}
+    infrastructure = {"postgresql", "temporal", "temporal-setup", "temporal-ui", "redis"}
     assert infrastructure | {"migrate", "api", "worker", "simulators"} <= set(SERVICES)
     assert APP_SERVICES == {"migrate", "api", "worker", "simulators"}
 
@@ -144,6 +145,13 @@ def test_search_attributes_are_registered_as_the_code_declares_them() -> None:
     assert args[:3] == ["operator", "search-attribute", "create"]
     assert [f"{name}={kind}" for name, kind in zip(names, types, strict=True)] == search_attribute_flags()
     assert f"--namespace={environment('api')['TEMPORAL_NAMESPACE']}" in args
+
+
+def test_the_api_counts_rate_limits_in_the_stack_redis() -> None:
+    """Several api replicas must share one budget: the counters live in the redis service, not in memory."""
+    assert urlsplit(environment("api")["PRAKERJA_REDIS_URL"]).netloc == "redis:6379"
+    assert SERVICES["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in SERVICES["redis"] and not SERVICES["redis"].get("ports")  # internal only
 
 
 def test_startup_order() -> None:
