@@ -49,7 +49,6 @@ PAGE_SIZE = 25
 _CODE = re.compile(r"^[A-Z0-9_]{1,64}$")
 _ACCOUNT = re.compile(r"^[0-9A-Za-z-]{4,64}$")
 STAFF_PAGES = (Role.SUPPORT, Role.OPERATOR)
-HTML = {"response_class": HTMLResponse}
 
 
 @dataclass
@@ -152,7 +151,7 @@ def _keys(page: Console) -> set[str]:
 # --- sign-in -------------------------------------------------------------------------------------------
 
 
-@router.get("", **HTML)
+@router.get("", response_class=HTMLResponse)
 async def home(page: ConsoleDep) -> Response:
     """The sign-in form (field `token`), or, signed in, links to what the role may use."""
     if page.staff is None:
@@ -162,7 +161,7 @@ async def home(page: ConsoleDep) -> Response:
     return render(page, "home.html")
 
 
-@router.post("/sign-in", **HTML)
+@router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(
     page: ConsoleDep, session: SessionDep, token: Annotated[str, Form()] = "", csrf_field: CsrfField = ""
 ) -> Response:
@@ -182,7 +181,7 @@ async def sign_in(
     return response
 
 
-@router.post("/sign-out", **HTML)
+@router.post("/sign-out", response_class=HTMLResponse)
 async def sign_out(page: ConsoleDep, csrf_field: CsrfField = "") -> Response:
     """Forget the staff cookie."""
     if page.staff is not None and not page.form_ok(csrf_field):
@@ -192,7 +191,7 @@ async def sign_out(page: ConsoleDep, csrf_field: CsrfField = "") -> Response:
     return response
 
 
-@router.get("/find", **HTML)
+@router.get("/find", response_class=HTMLResponse)
 async def find(page: ConsoleDep, registration_id: Annotated[str, Query(max_length=64)] = "") -> Response:
     """The home page's lookup form: on to the beneficiary's page."""
     if (refused := guard(page, *STAFF_PAGES)) is not None:
@@ -203,7 +202,7 @@ async def find(page: ConsoleDep, registration_id: Annotated[str, Query(max_lengt
 # --- payments ----------------------------------------------------------------------------------------
 
 
-@router.get("/payments", **HTML)
+@router.get("/payments", response_class=HTMLResponse)
 async def payments(
     page: ConsoleDep,
     session: SessionDep,
@@ -272,7 +271,7 @@ def age(now: datetime, then: datetime) -> str:
 # --- one beneficiary ------------------------------------------------------------------------------------
 
 
-@router.get("/beneficiaries/{registration_id}", **HTML)
+@router.get("/beneficiaries/{registration_id}", response_class=HTMLResponse)
 async def beneficiary(page: ConsoleDep, snapshot: SnapshotDep, session: SessionDep, registration_id: str) -> Response:
     """Status, reasons, payments and the timeline of one journey, a link to it in the Temporal UI, and
     for a payment on hold the Retry form (support); Revoke for operators."""
@@ -328,7 +327,7 @@ def _retry_cmd(page: Console, payment_id: str, partner: str, account: str) -> Re
     return RetryPayment(payment_id, page.staff.staff_id, partner or None, account or None)
 
 
-@router.post("/payments/{payment_id}/retry", **HTML)
+@router.post("/payments/{payment_id}/retry", response_class=HTMLResponse)
 async def retry_review(
     page: ConsoleDep,
     session: SessionDep,
@@ -364,7 +363,7 @@ async def retry_review(
     )
 
 
-@router.post("/payments/{payment_id}/retry/confirm", **HTML)
+@router.post("/payments/{payment_id}/retry/confirm", response_class=HTMLResponse)
 async def retry_confirm(
     page: ConsoleDep,
     session: SessionDep,
@@ -403,7 +402,7 @@ async def _after_refusal(page: Console, session: Any, payment_id: str, refusal: 
     return back_to(f"/console/beneficiaries/{payment.registration_id}", **error_params(refusal))
 
 
-@router.post("/beneficiaries/{registration_id}/revoke", **HTML)
+@router.post("/beneficiaries/{registration_id}/revoke", response_class=HTMLResponse)
 async def revoke_review(
     page: ConsoleDep,
     registration_id: str,
@@ -428,7 +427,7 @@ async def revoke_review(
     )
 
 
-@router.post("/beneficiaries/{registration_id}/revoke/confirm", **HTML)
+@router.post("/beneficiaries/{registration_id}/revoke/confirm", response_class=HTMLResponse)
 async def revoke_confirm(
     page: ConsoleDep,
     session: SessionDep,
@@ -459,7 +458,7 @@ async def revoke_confirm(
 # --- waves ------------------------------------------------------------------------------------------------
 
 
-@router.get("/waves", **HTML)
+@router.get("/waves", response_class=HTMLResponse)
 async def wave_list(page: ConsoleDep, session: SessionDep) -> Response:
     """Waves with quota, pool size and number selected; open a wave; draw the open one (operators)."""
     if (refused := guard(page, Role.OPERATOR)) is not None:
@@ -472,7 +471,7 @@ async def wave_list(page: ConsoleDep, session: SessionDep) -> Response:
     return render(page, "waves.html", rows=rows, notice=notice(page), profile=page.settings.profile, profiles=names)
 
 
-@router.post("/waves", **HTML)
+@router.post("/waves", response_class=HTMLResponse)
 async def wave_open(
     page: ConsoleDep,
     session: SessionDep,
@@ -498,7 +497,7 @@ async def wave_open(
     return back_to("/console/waves", outcome="WAVE_OPENED")
 
 
-@router.post("/waves/{wave_id}/draw", **HTML)
+@router.post("/waves/{wave_id}/draw", response_class=HTMLResponse)
 async def wave_draw(
     page: ConsoleDep,
     session: SessionDep,
@@ -525,7 +524,7 @@ async def wave_draw(
 # --- audit ------------------------------------------------------------------------------------------------
 
 
-@router.get("/audit", **HTML)
+@router.get("/audit", response_class=HTMLResponse)
 async def audit(
     page: ConsoleDep,
     session: SessionDep,
