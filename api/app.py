@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.audit import AuditMiddleware
@@ -33,6 +34,7 @@ from api.routes import (
 from api.routes import reports as report_routes
 from api.transparency import routes as transparency_routes
 from core.settings import Settings, load_settings
+from core.tracing import instrument_api, tracer_provider
 
 ROUTERS = (
     ops.router,
@@ -55,14 +57,21 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
-    """Build the API. `temporal_client` is for tests; otherwise the lifespan connects one from settings."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    temporal_client: Client | None = None,
+    tracing: TracerProvider | None = None,
+) -> FastAPI:
+    """Build the API. `temporal_client` and `tracing` are for tests; otherwise the lifespan connects a client
+    from settings, and spans are exported when OTEL_EXPORTER_OTLP_ENDPOINT is set (core.tracing)."""
     settings = settings or load_settings()
     metrics = Metrics()
+    tracing = tracing or tracer_provider(settings, "prakerja-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_context(settings, metrics, temporal_client) as ctx:
+        async with open_context(settings, metrics, temporal_client, tracing) as ctx:
             app.state.ctx = ctx
             yield
 
@@ -82,4 +91,5 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for router in ROUTERS:
         app.include_router(router)
+    instrument_api(app, tracing)
     return app

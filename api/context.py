@@ -3,15 +3,16 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import httpx
 from fastapi import Request
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 
 from adapters.metering import MeteredTransport
 from api.cache import Cached
@@ -21,6 +22,7 @@ from api.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.codec import EncryptionCodec, parse_keys
 from core.settings import Settings
 from core.temporal import connect
+from core.tracing import instrument_http, temporal_interceptors
 from db.session import make_engine, make_sessionmaker, read_snapshot
 from services.programme import ProgrammeCounts, programme_counts
 from services.transparency import Figures, transparency_figures
@@ -46,6 +48,7 @@ class AppContext:
     temporal: Client | None = None
     programme: "Cached[ProgrammeCounts] | None" = None
     transparency: "Cached[Figures] | None" = None
+    tracing: TracerProvider | None = None
     _last_connect: float = field(default=float("-inf"), repr=False)
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     rates: RateStore = field(default_factory=MemoryRateStore)  # rate-limit counters (api/ratelimit.py)
@@ -57,25 +60,28 @@ class AppContext:
         async with self._connect_lock:
             if self.temporal is None and time.monotonic() - self._last_connect > TEMPORAL_RETRY_INTERVAL_S:
                 self._last_connect = time.monotonic()
-                self.temporal = await try_connect(self.settings)
+                self.temporal = await try_connect(self.settings, temporal_interceptors(self.tracing))
         return self.temporal
 
 
-async def try_connect(settings: Settings) -> Client | None:
+async def try_connect(settings: Settings, interceptors: Sequence[Interceptor] = ()) -> Client | None:
     try:
-        return await asyncio.wait_for(connect(settings), TEMPORAL_CONNECT_TIMEOUT_S)
+        return await asyncio.wait_for(connect(settings, interceptors=interceptors), TEMPORAL_CONNECT_TIMEOUT_S)
     except Exception as exc:  # any failure means "not ready", never a crash of the API
         log.warning("Temporal at %s unreachable (%s)", settings.temporal_address, type(exc).__name__)
         return None
 
 
 @asynccontextmanager
-async def open_context(settings: Settings, metrics: Metrics, temporal: Client | None) -> AsyncIterator[AppContext]:
+async def open_context(
+    settings: Settings, metrics: Metrics, temporal: Client | None, tracing: TracerProvider | None = None
+) -> AsyncIterator[AppContext]:
     """Build the process's resources (the API's composition root) and release them on the way out."""
     codec = EncryptionCodec(parse_keys(settings.codec_keys))  # bad keys stop start-up here
     engine = make_engine(settings.database_url)
     http = httpx.AsyncClient(timeout=settings.partner_timeout_s, transport=MeteredTransport(metrics))
-    ctx = AppContext(settings, engine, make_sessionmaker(engine), http, codec, metrics, temporal)
+    instrument_http(http, tracing)
+    ctx = AppContext(settings, engine, make_sessionmaker(engine), http, codec, metrics, temporal, tracing=tracing)
     ctx.programme = Cached(lambda: _in_session(ctx.sessions, programme_counts), FIGURES_TTL_S)
     ctx.transparency = Cached(lambda: _in_session(ctx.sessions, transparency_figures), FIGURES_TTL_S)
     try:
@@ -86,6 +92,8 @@ async def open_context(settings: Settings, metrics: Metrics, temporal: Client | 
         await ctx.rates.aclose()
         await http.aclose()
         await engine.dispose()
+        if tracing is not None:
+            tracing.force_flush()
 
 
 async def _in_session(sessions: async_sessionmaker[AsyncSession], query: Callable[[AsyncSession], Awaitable[T]]) -> T:

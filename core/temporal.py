@@ -1,11 +1,13 @@
 """The one place that knows how to talk to Temporal: data converter, codec, search attributes."""
 
 import dataclasses
+from collections.abc import Sequence
 
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 
 from core.codec import EncryptionCodec, parse_keys
 from core.settings import Settings
@@ -29,8 +31,11 @@ def data_converter(codec_keys: str) -> DataConverter:
     )
 
 
-async def connect(settings: Settings) -> Client:
-    """Connect a client for this process (one per process: a client belongs to its event loop)."""
+async def connect(
+    settings: Settings, *, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
+) -> Client:
+    """Connect a client for this process (one per process: a client belongs to its event loop). `runtime`
+    carries the worker's metrics endpoint; `interceptors` tracing (core.tracing)."""
     tls: TLSConfig | bool = settings.temporal_tls
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         tls = TLSConfig(
@@ -43,6 +48,8 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter(settings.codec_keys),
         tls=tls,
         api_key=settings.temporal_api_key,
+        runtime=runtime,
+        interceptors=interceptors,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.draw import DrawActivities
@@ -18,12 +19,15 @@ from activities.identity import IdentityActivities
 from activities.programme import ProgrammeActivities
 from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters, build_adapters
+from adapters.metering import MeteredTransport
 from core.logs import configure_logging
 from core.settings import Settings, load_settings
 from core.temporal import connect
+from core.tracing import instrument_http, temporal_interceptors, tracer_provider
 from db.session import make_engine, make_sessionmaker
 from services import profiles
 from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
+from workers.telemetry import PartnerCallMeter, worker_runtime
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
@@ -81,9 +85,14 @@ def build_workers(
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    async with httpx.AsyncClient(timeout=settings.partner_timeout_s) as http:
+    runtime = worker_runtime(settings)
+    tracing = tracer_provider(settings, "prakerja-worker")
+    meter = PartnerCallMeter((runtime or Runtime.default()).metric_meter)
+    transport = MeteredTransport(meter)
+    async with httpx.AsyncClient(timeout=settings.partner_timeout_s, transport=transport) as http:
+        instrument_http(http, tracing)
         adapters = build_adapters(settings, http=http)
-        client = await connect(settings)
+        client = await connect(settings, runtime=runtime, interceptors=temporal_interceptors(tracing))
         sessions = make_sessionmaker(engine)
         workers = build_workers(client, settings, adapters, sessions)
         stop = asyncio.Event()
@@ -91,12 +100,16 @@ async def run(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         log.info("worker polling %s and one queue per payment partner", settings.task_queue)
+        if settings.worker_metrics_port:
+            log.info("worker metrics on :%d/metrics", settings.worker_metrics_port)
         async with build_payment_workers(client, settings, adapters, sessions):
             tasks = [asyncio.create_task(w.run()) for w in workers]
             await stop.wait()
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
     await engine.dispose()
+    if tracing is not None:
+        tracing.shutdown()  # sends the spans still batched
 
 
 def main() -> None:
