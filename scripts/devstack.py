@@ -53,6 +53,8 @@ DEFAULTS = {
     "PRAKERJA_PARTNER_BASE_URL": "http://127.0.0.1:8100",
     "PRAKERJA_UI_ORIGIN": "http://127.0.0.1:8233",
 }
+# What `make up` sets although the settings leave it unset (the worker serves no metrics by default).
+STACK_DEFAULTS = {"PRAKERJA_WORKER_METRICS_PORT": "9464"}
 
 
 def host_port(address: str) -> tuple[str, int]:
@@ -73,6 +75,11 @@ class Config:
 
     def bin(self, name: str) -> str:
         return str(Path(self.python).parent / name)
+
+    @property
+    def worker_metrics_url(self) -> str:
+        port = self.env.get("PRAKERJA_WORKER_METRICS_PORT") or STACK_DEFAULTS["PRAKERJA_WORKER_METRICS_PORT"]
+        return f"http://127.0.0.1:{port}/metrics"
 
     @property
     def api_url(self) -> str:
@@ -178,7 +185,7 @@ def succeeds(argv: list[str]) -> bool:
 
 
 def boot(cfg: Config, sup: Supervisor) -> None:
-    env = {**cfg.env, "PYTHONUNBUFFERED": "1"}
+    env = {**STACK_DEFAULTS, **cfg.env, "PYTHONUNBUFFERED": "1"}
     commands = app_commands(cfg)
     step("migrating the database", "migrate")
     sup.run_once("migrate", commands["migrate"], env, timeout_s=300)
@@ -240,6 +247,8 @@ def banner(cfg: Config, sup: Supervisor, creds: Credentials) -> str:
         ("API", f"{cfg.api_url}   (docs {cfg.api_url}/docs)"),
         ("Console", f"{cfg.api_url}/console   (sign in with a staff token, e.g. the admin token below)"),
         ("Temporal UI", ui),
+        ("Metrics", f"{cfg.api_url}/metrics   worker {cfg.worker_metrics_url}"),
+        ("Transparency", f"{cfg.api_url}/transparency   (public figures, no sign-in)"),
         ("Simulators", cfg.sim_url),
         ("Temporal gRPC", f"{cfg.get('TEMPORAL_ADDRESS')}   namespace {cfg.get('TEMPORAL_NAMESPACE')}"),
         ("Database", redact(cfg.get("DATABASE_URL"))),

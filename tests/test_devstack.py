@@ -343,3 +343,12 @@ def test_pid_file_of_a_dead_or_foreign_process_counts_as_not_running(tmp_path: P
     pid_file.write_text("not a pid")
     assert supervise.running_pid(pid_file) is None
     assert supervise.request_stop(pid_file, timeout_s=1) is None
+
+
+def test_the_banner_shows_the_metrics_and_the_transparency_page(tmp_path: Path) -> None:
+    sup = supervise.Supervisor(tmp_path, cwd=tmp_path)
+    shown = devstack.banner(devstack.Config({}, PYTHON), sup, {})
+    assert "http://127.0.0.1:8000/metrics   worker http://127.0.0.1:9464/metrics" in shown
+    assert "http://127.0.0.1:8000/transparency" in shown
+    moved = devstack.Config({"PRAKERJA_WORKER_METRICS_PORT": "19464"}, PYTHON)
+    assert "worker http://127.0.0.1:19464/metrics" in devstack.banner(moved, sup, {})
