@@ -3,6 +3,7 @@
 Nothing here pulls an image: tags are checked against a list of tags known to be published.
 """
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -39,6 +40,9 @@ KNOWN_TAGS = {
     "temporalio/admin-tools": {"1.29.1-tctl-1.18.4-cli-1.5.0"},
     "temporalio/ui": {"2.44.0"},
     "redis": {"7.4"},
+    "jaegertracing/all-in-one": {"1.62.0"},
+    "prom/prometheus": {"v2.55.1"},
+    "grafana/grafana": {"11.3.0"},
 }
 
 
@@ -246,3 +250,63 @@ def test_invalid_settings_stop_the_process_without_echoing_secrets(production: p
     with pytest.raises(SystemExit) as stopped:
         load_settings()
     assert "PRAKERJA_SECRET_KEY" in str(stopped.value) and "Zq81" not in str(stopped.value)
+
+
+# ---- observability: Prometheus scrapes api and worker, Grafana has the dashboard, Jaeger the traces -----------
+
+
+def mounted(service: str) -> dict[str, Path]:
+    """container path -> the repository file mounted there (bind mounts of files beside docker-compose.yml)."""
+    mounts = {}
+    for volume in SERVICES[service].get("volumes", []):
+        source, target, *_ = str(volume).split(":")
+        if source.startswith("./"):
+            mounts[target] = ROOT / source
+    return mounts
+
+
+def test_prometheus_scrapes_the_api_and_the_worker_where_they_serve_metrics() -> None:
+    config_path = mounted("prometheus")["/etc/prometheus/prometheus.yml"]
+    config = yaml.safe_load(config_path.read_text())
+    targets = {
+        job["job_name"]: (job.get("metrics_path", "/metrics"), target)
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    worker_port = environment("worker")["PRAKERJA_WORKER_METRICS_PORT"]
+    assert targets["prakerja-api"] == ("/metrics", "api:8000")
+    assert targets["prakerja-worker"] == ("/metrics", f"worker:{worker_port}")
+    assert published_ports("worker")[int(worker_port)] == int(worker_port)  # curl :9464/metrics, as under make up
+    assert "--config.file=/etc/prometheus/prometheus.yml" in command("prometheus")
+
+
+def test_grafana_provisions_the_prometheus_source_and_the_programme_dashboard() -> None:
+    mounts = mounted("grafana")
+    datasources = yaml.safe_load(mounts["/etc/grafana/provisioning/datasources/prakerja.yml"].read_text())
+    [source] = datasources["datasources"]
+    assert (source["type"], source["url"], source["uid"]) == ("prometheus", "http://prometheus:9090", "prometheus")
+    providers = yaml.safe_load(mounts["/etc/grafana/provisioning/dashboards/prakerja.yml"].read_text())
+    folder = providers["providers"][0]["options"]["path"]
+    dashboards = [target for target in mounts if target.startswith(folder + "/")]
+    assert dashboards, "no dashboard file is mounted where the provider looks"
+    dashboard = json.loads(mounts[dashboards[0]].read_text())
+    queries = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    for series in (
+        "prakerja_payments_total",
+        "prakerja_paid_rupiah_total",
+        "prakerja_journeys",
+        "prakerja_partner_request_duration_seconds_bucket",
+        "http_request_duration_seconds_bucket",
+    ):
+        assert series in queries, series
+    assert {p["datasource"]["uid"] for p in dashboard["panels"]} == {"prometheus"}
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", environment("grafana")["GF_SECURITY_ADMIN_PASSWORD"])
+
+
+def test_api_and_worker_send_traces_to_jaeger_over_otlp_http() -> None:
+    for service in ("api", "worker"):
+        endpoint = urlsplit(environment(service)["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        assert (endpoint.scheme, endpoint.hostname, endpoint.port) == ("http", "jaeger", 4318), service
+    assert environment("jaeger")["COLLECTOR_OTLP_ENABLED"] == "true"
+    assert published_ports("jaeger")[16686] == 16686
