@@ -14,13 +14,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client, Interceptor
 
+from adapters.messaging import HttpMessageGateway, MessageGateway, SimulatedMessageGateway
 from adapters.metering import MeteredTransport
 from api.cache import Cached
 from api.errors import ProblemError
 from api.metrics import Metrics
 from api.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.codec import EncryptionCodec, parse_keys
-from core.settings import Settings
+from core.settings import AdapterMode, Settings
 from core.temporal import connect
 from core.tracing import instrument_http, temporal_interceptors
 from db.session import make_engine, make_sessionmaker, read_snapshot
@@ -48,6 +49,7 @@ class AppContext:
     temporal: Client | None = None
     programme: "Cached[ProgrammeCounts] | None" = None
     transparency: "Cached[Figures] | None" = None
+    messages: MessageGateway | None = None  # one-time codes to applicants' phones
     tracing: TracerProvider | None = None
     _last_connect: float = field(default=float("-inf"), repr=False)
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -86,6 +88,7 @@ async def open_context(
     ctx.transparency = Cached(lambda: _in_session(ctx.sessions, transparency_figures), FIGURES_TTL_S)
     try:
         ctx.rates = build_rate_store(settings.redis_url)
+        ctx.messages = message_gateway(settings, http)
         await ctx.connect_temporal()  # a failure leaves it None: /healthz serves, /readyz says why
         yield ctx
     finally:
@@ -94,6 +97,12 @@ async def open_context(
         await engine.dispose()
         if tracing is not None:
             tracing.force_flush()
+
+
+def message_gateway(settings: Settings, http: httpx.AsyncClient) -> MessageGateway:
+    if settings.adapters is AdapterMode.SIMULATED:
+        return SimulatedMessageGateway()
+    return HttpMessageGateway(http, settings.url_for("messaging"))
 
 
 async def _in_session(sessions: async_sessionmaker[AsyncSession], query: Callable[[AsyncSession], Awaitable[T]]) -> T:

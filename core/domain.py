@@ -4,6 +4,7 @@ from enum import StrEnum
 
 
 class JourneyStatus(StrEnum):
+    PENDING_VERIFICATION = "PENDING_VERIFICATION"  # registered, phone not confirmed yet: no journey runs
     REGISTERED = "REGISTERED"
     VERIFYING = "VERIFYING"
     REJECTED = "REJECTED"

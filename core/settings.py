@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     social_affairs_url: str | None = Field(None, validation_alias=_env("PRAKERJA_SOCIAL_AFFAIRS_URL"))
     marketplace_url: str | None = Field(None, validation_alias=_env("PRAKERJA_MARKETPLACE_URL"))
     payment_url: str | None = Field(None, validation_alias=_env("PRAKERJA_PAYMENT_URL"))
+    messaging_url: str | None = Field(None, validation_alias=_env("PRAKERJA_MESSAGING_URL"))  # SMS gateway
+    # Registration waits for the applicant's phone to confirm a one-time code before the journey (and its partner
+    # calls) starts. Off by default: the contract's registration starts the journey at once.
+    verify_contact: bool = Field(False, validation_alias=_env("PRAKERJA_VERIFY_CONTACT"))
     partner_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("PRAKERJA_PARTNER_TIMEOUT_S"))
     # "kid:base64key,kid:base64key"; the first key encrypts, all of them decrypt (rotation).
     codec_keys: str = Field(DEV_CODEC_KEYS, validation_alias=_env("PRAKERJA_CODEC_KEYS"))

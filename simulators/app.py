@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from adapters.errors import PartnerUnavailable
-from simulators import control, partners
+from simulators import control, messaging, partners
 from simulators.faults import FaultTimeout
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
@@ -24,6 +24,7 @@ def create_app(world: SimWorld | None = None) -> FastAPI:
     app.state.world = world
     app.include_router(control.router)
     app.include_router(partners.router)
+    app.include_router(messaging.router)
     app.add_exception_handler(PartnerUnavailable, _unavailable)
     app.add_exception_handler(FaultTimeout, _timeout)
     return app

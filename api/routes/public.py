@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
 from api import journeys
-from api.deps import BeneficiaryDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
+from api.deps import BeneficiaryDep, ContextDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
 from api.errors import ProblemError
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
@@ -34,7 +34,7 @@ from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
 from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
-from services import life_events
+from services import life_events, verification
 
 log = logging.getLogger("prakerja.api.registration")
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
@@ -45,10 +45,15 @@ def new_registration_id() -> str:
 
 
 @router.post("/registrations", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationResponse)
-async def register(body: RegistrationRequest, session: SessionDep, settings: SettingsDep, client: TemporalDep):
-    """Register an applicant and start their journey. One NIK, one journey, ever: a repeat is 409."""
+async def register(
+    body: RegistrationRequest, session: SessionDep, settings: SettingsDep, client: TemporalDep, ctx: ContextDep
+) -> RegistrationResponse:
+    """Register an applicant and start their journey. One NIK, one journey, ever: a repeat is 409.
+    With PRAKERJA_VERIFY_CONTACT the journey waits (`PENDING_VERIFICATION`) until the code sent to `phone` is
+    confirmed at `POST /v1/me/verification`."""
     registration_id, token = new_registration_id(), new_token("bnf")
     hashed_nik = nik_hash(settings.secret_key, body.nik)
+    await verification.release_if_abandoned(session, hashed_nik, datetime.now(UTC))
     registrations.add(
         session,
         registration_id=registration_id,
@@ -66,23 +71,19 @@ async def register(body: RegistrationRequest, session: SessionDep, settings: Set
         await session.rollback()
         raise ProblemError(409, "NIK_ALREADY_REGISTERED", "This NIK already has a journey.") from None
     await life_events.admit_registration(session, registration_id, hashed_nik)  # 409 NIK_NOT_ELIGIBLE
-    try:
-        await _start_journey(client, settings, registration_id, body, hashed_nik)
-    except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered ...
-        # ... unless the start reached the server and only its answer was lost: then the journey runs.
-        if not await started(client, journey_id(registration_id)):
-            log.warning("journey %s could not start: %s", registration_id, type(err).__name__)
-            await registrations.withdraw(session, registration_id)
-            raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err
-    return RegistrationResponse(
-        registration_id=registration_id, status=JourneyStatus.REGISTERED, beneficiary_token=token
-    )
+    applicant = _applicant(body)
+    if settings.verify_contact:
+        assert ctx.messages is not None
+        await verification.hold(session, registration_id, applicant, body.phone, settings.secret_key, ctx.messages)
+        status_ = JourneyStatus.PENDING_VERIFICATION
+    else:
+        await _start_or_withdraw(client, settings, session, registration_id, applicant, hashed_nik)
+        status_ = JourneyStatus.REGISTERED
+    return RegistrationResponse(registration_id=registration_id, status=status_, beneficiary_token=token)
 
 
-async def _start_journey(
-    client: Client, settings: Settings, registration_id: str, body: RegistrationRequest, hashed_nik: str
-) -> None:
-    applicant = Applicant(
+def _applicant(body: RegistrationRequest) -> Applicant:
+    return Applicant(
         nik=body.nik,
         kk_number=body.kk_number,
         full_name=body.full_name,
@@ -91,13 +92,38 @@ async def _start_journey(
         occupation=body.occupation,
         is_student=body.is_student,
     )
+
+
+async def _start_or_withdraw(
+    client: Client,
+    settings: Settings,
+    session: SessionDep,
+    registration_id: str,
+    applicant: Applicant,
+    hashed_nik: str,
+    withdraw: bool = True,
+) -> None:
+    try:
+        await _start_journey(client, settings, registration_id, applicant, hashed_nik)
+    except Exception as err:  # Temporal unreachable or refusing: nothing may stay half-registered ...
+        # ... unless the start reached the server and only its answer was lost: then the journey runs.
+        if not await started(client, journey_id(registration_id)):
+            log.warning("journey %s could not start: %s", registration_id, type(err).__name__)
+            if withdraw:
+                await registrations.withdraw(session, registration_id)
+            raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err
+
+
+async def _start_journey(
+    client: Client, settings: Settings, registration_id: str, applicant: Applicant, hashed_nik: str
+) -> None:
     await client.start_workflow(
         "BeneficiaryJourney",
         StartJourneyInput(
             registration_id=registration_id,
             applicant=applicant,
             nik_hash=hashed_nik,
-            kk_hash=kk_hash(settings.secret_key, body.kk_number),
+            kk_hash=kk_hash(settings.secret_key, applicant.kk_number),
             terms=terms_for(settings.profile, settings.time_scale),
         ),
         id=journey_id(registration_id),
@@ -106,12 +132,52 @@ async def _start_journey(
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(SA_STATUS, JourneyStatus.REGISTERED.value),
-                SearchAttributePair(SA_PROVINCE, body.province),
+                SearchAttributePair(SA_PROVINCE, applicant.province),
                 SearchAttributePair(SA_PROFILE, settings.profile),
             ]
         ),
         static_summary=f"Beneficiary journey {registration_id}",
     )
+
+
+class VerificationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+class VerificationResult(BaseModel):
+    registration_id: str
+    status: JourneyStatus
+
+
+@router.post("/me/verification", response_model=VerificationResult)
+async def verify_contact(
+    body: VerificationRequest,
+    beneficiary: BeneficiaryDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> VerificationResult:
+    """Confirm the one-time code sent to the registration's phone: the journey starts. A wrong code is 422
+    `VERIFICATION_FAILED` (with `attempts_left`); after five, or once expired, ask for a new code."""
+    rid = beneficiary.registration_id
+    applicant = await verification.confirm(session, rid, body.code, settings.secret_key)
+    hashed_nik = beneficiary.nik_hash
+    # A start that fails keeps the registration confirmed: calling again (any code) starts it then.
+    await _start_or_withdraw(client, settings, session, rid, applicant, hashed_nik, withdraw=False)
+    await verification.started(session, rid)
+    return VerificationResult(registration_id=rid, status=JourneyStatus.REGISTERED)
+
+
+@router.post("/me/verification/code", status_code=status.HTTP_202_ACCEPTED)
+async def resend_code(
+    beneficiary: BeneficiaryDep, session: SessionDep, settings: SettingsDep, ctx: ContextDep
+) -> VerificationResult:
+    """Send a new code to the registration's phone (the previous one stops working); at most three per
+    registration."""
+    assert ctx.messages is not None
+    await verification.send_code(session, beneficiary.registration_id, settings.secret_key, ctx.messages)
+    return VerificationResult(registration_id=beneficiary.registration_id, status=JourneyStatus.PENDING_VERIFICATION)
 
 
 @router.get("/me", response_model=JourneyView)

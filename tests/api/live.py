@@ -105,11 +105,14 @@ class Live:
 
 @asynccontextmanager
 async def live_app(
-    temporal: Client, engine: AsyncEngine, adapt: Callable[[Adapters], Adapters] | None = None
+    temporal: Client, engine: AsyncEngine, adapt: Callable[[Adapters], Adapters] | None = None, **overrides: object
 ) -> AsyncIterator[Live]:
-    """The API app plus one worker on a task queue of its own; `adapt` may swap in a failing partner."""
+    """The API app plus one worker on a task queue of its own; `adapt` may swap in a failing partner,
+    `overrides` change the settings."""
     settings = test_settings(
-        database_url=engine.url.render_as_string(hide_password=False), task_queue=f"api-{uuid.uuid4().hex[:8]}"
+        database_url=engine.url.render_as_string(hide_password=False),
+        task_queue=f"api-{uuid.uuid4().hex[:8]}",
+        **overrides,
     )
     world, sessions = SimWorld(), make_sessionmaker(engine)
     adapters = build_adapters(settings, world=world)
