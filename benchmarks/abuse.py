@@ -2,7 +2,8 @@
 
 One `python -m api` process under uvicorn on loopback, default limits, counters in memory (one process), Temporal
 unreachable: the flood's registrations start nothing (answered 503 TEMPORAL_UNAVAILABLE, or 422), since the
-limiter counts attempts before anything reads them. A second loopback address (127.0.0.2) plays a neighbour registering during the flood.
+limiter counts attempts before anything reads them. A second loopback address (127.0.0.2) plays a neighbour
+registering during the flood.
 
     .venv/bin/python -m benchmarks.abuse [--flood 300] [--mb 300]
 """
