@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.audit import AuditMiddleware
+from api.console import assessments as console_assessments
 from api.console import pages as console_pages
 from api.console import reports as console_reports
 from api.context import open_context
@@ -18,6 +19,8 @@ from api.limits import install_limits
 from api.metrics import Metrics, MetricsMiddleware
 from api.routes import (
     admin,
+    assessments,
+    catalog,
     codec,
     console,
     disbursements,
@@ -53,6 +56,9 @@ ROUTERS = (
     console.router,
     timeline.router,
     profiles.router,
+    assessments.router,
+    catalog.router,
+    console_assessments.router,
     console_pages.router,
 )
 

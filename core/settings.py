@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PRAKERJA_WORKER_METRICS_PORT"))
     # A payment not final this long after its first attempt is late (the SLA report); programme time.
     payment_sla_s: float = Field(86400.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_SLA_S"))
+    # A course assessment still pending this long after submission is escalated OVERDUE; programme time.
+    assessment_sla_days: float = Field(14.0, gt=0, validation_alias=_env("PRAKERJA_ASSESSMENT_SLA_DAYS"))
     # Traces go over OTLP/HTTP to this collector when set (OpenTelemetry's own variable); unset, none leave.
     otel_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
     adapters: AdapterMode = Field(AdapterMode.HTTP, validation_alias=_env("PRAKERJA_ADAPTERS"))

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -35,12 +35,50 @@ class StaffToken(Base):
 
 
 class Course(Base):
+    """A catalogue course: on sale only while APPROVED. Full-text search over title and description is
+    dialect-specific DDL in migration 0007 (a GIN expression index; an FTS5 table kept in step by triggers)."""
+
     __tablename__ = "courses"
+    __table_args__ = (
+        # One index per catalogue sort, each led by the status every catalogue query filters on (keyset paging).
+        Index("ix_courses_rating", "status", "rating_avg", "course_id"),
+        Index("ix_courses_price", "status", "price", "course_id"),
+        Index("ix_courses_newest", "status", "listed_at", "course_id"),
+    )
     course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
     provider_client_code: Mapped[str] = mapped_column(ForeignKey("partners.client_code"))
     price: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64), default="GENERAL")
+    mode: Mapped[str] = mapped_column(String(16), default="ONLINE")
+    province: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    duration_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    marketplace_client_code: Mapped[str | None] = mapped_column(String(64), nullable=True)  # who submitted it
+    status: Mapped[str] = mapped_column(String(16))
+    listed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # last approval: "newest" in the catalogue
+    # Kept incrementally by the review route (never recomputed over all reviews).
+    rating_sum: Mapped[int] = mapped_column(BigInteger, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_avg: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CourseAssessment(Base):
+    """Projection of one submission's assessment workflow (`assessment-<course_id>-<submission_no>`)."""
+
+    __tablename__ = "course_assessments"
+    __table_args__ = (Index("ix_course_assessments_queue", "status", "submitted_at", "course_id"),)
+    course_id: Mapped[str] = mapped_column(ForeignKey("courses.course_id"), primary_key=True)
+    submission_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    submitted_by: Mapped[str] = mapped_column(String(64))  # the marketplace's client code
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column()
+    overdue_at: Mapped[datetime | None] = mapped_column(nullable=True)  # set by the workflow's SLA timer
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a staff id
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class ProgrammeProfile(Base):
@@ -144,6 +182,7 @@ class BalanceEntry(Base):
 
 class Purchase(Base):
     __tablename__ = "purchases"
+    __table_args__ = (Index("ix_purchases_course_reviews", "course_id", "reviewed_at"),)  # a course's latest reviews
     purchase_ref: Mapped[str] = mapped_column(String(128), primary_key=True)
     registration_id: Mapped[str] = mapped_column(String(64), index=True)
     marketplace_client_code: Mapped[str] = mapped_column(String(64))
@@ -155,6 +194,7 @@ class Purchase(Base):
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     review_rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     review_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from activities.catalogue import AssessmentActivities
 from activities.draw import DrawActivities
 from activities.eligibility import EligibilityActivities
 from activities.identity import IdentityActivities
@@ -28,12 +29,13 @@ from db.session import make_engine, make_sessionmaker
 from services import profiles
 from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
 from workers.telemetry import PartnerCallMeter, worker_runtime
+from workflows.assessment import CourseAssessment
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
 log = logging.getLogger("prakerja.worker")
 
-WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, *PAYMENT_WORKFLOWS)
+WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, CourseAssessment, *PAYMENT_WORKFLOWS)
 
 
 def journey_activities(
@@ -48,6 +50,7 @@ def journey_activities(
     training = TrainingActivities(sessions)
     surveys = SurveyActivities(sessions)
     draw = DrawActivities(sessions, profiles.resolver(sessions, settings.time_scale))
+    assessment = AssessmentActivities(sessions)
     return [
         identity.verify_identity,
         eligibility.check_eligibility,
@@ -59,6 +62,8 @@ def journey_activities(
         surveys.schedule_surveys,
         draw.select_winners,
         draw.notify_batch,
+        assessment.record_decision,
+        assessment.mark_overdue,
         *payment_journey_activities(settings, adapters, sessions),
     ]
 

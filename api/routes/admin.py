@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from api.audit import add_audit_detail
 from api.deps import AdminDep, SessionDep, SettingsDep
 from api.errors import ProblemError, problem_responses
+from core.catalogue import CourseStatus
 from core.domain import PartnerKind, Role
 from core.security import new_token, seal, token_hash
-from db.models import Course, Partner, StaffToken
+from db.models import Course, Partner, StaffToken, utcnow
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 422))
 
@@ -86,14 +87,15 @@ async def create_partner(
 
 @router.post("/courses", status_code=201, response_model=CourseResult, responses=problem_responses(409))
 async def create_course(body: CreateCourseInput, _: AdminDep, session: SessionDep, request: Request) -> CourseResult:
-    """Add a catalogue course; an unchanged repeat is harmless, a changed one is 409 `COURSE_EXISTS`."""
+    """Add a catalogue course, approved (on sale) at once; an unchanged repeat is harmless, a changed one is
+    409 `COURSE_EXISTS`."""
     add_audit_detail(request, course_id=body.course_id, provider_client_code=body.provider_client_code)
     provider = await session.get(Partner, body.provider_client_code)
     if provider is None or provider.kind != PartnerKind.TRAINING_PROVIDER:
         raise ProblemError(422, "UNKNOWN_PROVIDER", "provider_client_code is not a registered training provider.")
     existing = await session.get(Course, body.course_id)
     if existing is None:
-        session.add(Course(**body.model_dump()))
+        session.add(Course(**body.model_dump(), status=CourseStatus.APPROVED, listed_at=utcnow()))
         try:
             await session.commit()
         except IntegrityError:  # a concurrent insert; compare with what it stored

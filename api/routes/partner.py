@@ -15,6 +15,7 @@ from api.errors import ProblemError, problem_responses
 from core.contracts import CancelPurchaseResult, CancelPurchaseUpdate, CompletionSignal, PurchaseResult, PurchaseUpdate
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
 from db.models import Beneficiary, Course, Purchase
+from services.assessments import on_sale
 
 router = APIRouter(prefix="/v1/partners", tags=["partner"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -71,6 +72,8 @@ async def purchase(
         raise ProblemError(409, "PURCHASE_REF_CONFLICT", "purchase_ref was already used for another purchase.")
     if beneficiary.status == JourneyStatus.REVOKED:
         raise ProblemError(409, "REVOKED", "The card is revoked.")
+    if existing is None:  # a repeat of a purchase made before a withdrawal still gets its 201
+        on_sale(course)  # 409 COURSE_NOT_APPROVED
     order = PurchaseUpdate(
         purchase_ref=body.purchase_ref,
         course_id=course.course_id,

@@ -34,7 +34,7 @@ from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
 from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
-from services import life_events, verification
+from services import catalogue, life_events, verification
 
 log = logging.getLogger("prakerja.api.registration")
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
@@ -204,7 +204,8 @@ class ReviewResponse(BaseModel):
 async def review(
     purchase_ref: str, body: ReviewRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
 ) -> ReviewResponse:
-    """Review a completed training of one's own (required before the first incentive)."""
+    """Review a completed training of one's own (required before the first incentive); the course's rating in
+    the catalogue counts it at once."""
     purchase = await session.get(Purchase, purchase_ref)
     if purchase is None or purchase.registration_id != beneficiary.registration_id:
         raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No training {purchase_ref} of yours.")
@@ -218,7 +219,8 @@ async def review(
     await journeys.signal(
         client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)
     )
-    purchase.review_rating, purchase.review_text = body.rating, body.text
+    # The review and its course's rating sum/count in one transaction: the catalogue never recounts.
+    await catalogue.record_review(session, purchase, body.rating, body.text, datetime.now(UTC))
     await session.commit()
     return ReviewResponse(purchase_ref=purchase_ref, rating=body.rating)
 
