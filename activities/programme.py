@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from adapters.marketplace import Marketplace
 from core.cards import new_card_number
 from core.contracts import AwardInput, AwardResult, RevokeInput, RevokeResult
-from core.domain import BalanceEntryKind, JourneyStatus, LifeEvent, PartnerKind, PaymentStatus, PurchaseStatus
+from core.domain import BalanceEntryKind, JourneyStatus, LifeEvent, PartnerKind, PaymentStatus, PurchaseStatus, Reason
 from db import projection
 from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment, Purchase
 
@@ -74,11 +74,12 @@ class ProgrammeActivities:
             marketplaces = list(
                 await session.scalars(select(Partner.client_code).where(Partner.kind == PartnerKind.MARKETPLACE))
             )
+        told = _told_to_marketplaces(input.reasons[0])
         if input.prakerja_number:
             for client_code in marketplaces:
-                await self.marketplace.card_blocked(client_code, input.prakerja_number, input.reasons[0])
+                await self.marketplace.card_blocked(client_code, input.prakerja_number, told)
         for purchase_ref, client_code in voided:
-            await self.marketplace.purchase_voided(client_code, purchase_ref, input.reasons[0])
+            await self.marketplace.purchase_voided(client_code, purchase_ref, told)
         return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback)
 
     async def _void_purchases(self, session: AsyncSession, input: RevokeInput) -> list[tuple[str, str]]:
@@ -116,3 +117,9 @@ class ProgrammeActivities:
                 )
             )
         return amount
+
+
+def _told_to_marketplaces(reason: str) -> str:
+    """A marketplace needs to know the card stopped, not why: a death or a deactivated NIK is the registry's
+    news about a person, not a business partner's."""
+    return "CARD_REVOKED" if reason in (Reason.DECEASED, Reason.NIK_DEACTIVATED) else reason

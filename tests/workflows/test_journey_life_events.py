@@ -123,6 +123,8 @@ async def test_death_during_training_voids_the_open_purchase(harness):
     assert purchase is not None and purchase.status == "CANCELLED"
     assert await balance(harness, handle) == 0
     assert received(harness) == []
+    told = [(n.kind, n.reason) for n in harness.world.notifications if n.purchase_ref == "P-1"]
+    assert told == [("PURCHASE_VOIDED", "CARD_REVOKED")]  # the marketplace learns the card stopped, not why
 
 
 async def test_death_between_two_instalments_stops_the_rest_and_claws_back_the_first(harness):
