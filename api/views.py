@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import ClawbackView, JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
-from core.domain import JourneyStatus, PaymentKind, PaymentStatus, SurveyStatus
+from core.domain import FINAL_STATUSES, JourneyStatus, PaymentKind, PaymentStatus, SurveyStatus
 from core.payments import payment_id_for
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Clawback, Payment, Purchase, SurveyResponse
@@ -14,12 +14,15 @@ from db.models import Beneficiary, Clawback, Payment, Purchase, SurveyResponse
 PAYING = (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
 
 
-def survey_views(windows: list[dict], submitted: set[int], now: datetime) -> list[SurveyView]:
+def survey_views(windows: list[dict], submitted: set[int], now: datetime, ended: bool = False) -> list[SurveyView]:
+    """Each survey window as the beneficiary sees it; once the journey has ended, none is open any more."""
     views = []
     for w in windows:
         opens, closes = datetime.fromisoformat(w["opens_at"]), datetime.fromisoformat(w["closes_at"])
         if w["survey_no"] in submitted:
             status = SurveyStatus.SUBMITTED
+        elif ended:
+            status = SurveyStatus.EXPIRED
         elif now < opens:
             status = SurveyStatus.PENDING
         elif now < closes:
@@ -119,7 +122,9 @@ async def journey_view(session: AsyncSession, registration_id: str) -> JourneyVi
             for p in purchases
         ],
         payments=ledger + scheduled_incentives(b, ledger),
-        surveys=survey_views((b.detail or {}).get("surveys", []), submitted, datetime.now(UTC)),
+        surveys=survey_views(
+            (b.detail or {}).get("surveys", []), submitted, datetime.now(UTC), ended=b.status in FINAL_STATUSES
+        ),
         waiting_for=waiting_for(b, purchases),
         payment_account=account,
         clawback=ClawbackView(amount=claw.amount, payment_ids=[str(p) for p in claw.payment_ids]) if claw else None,

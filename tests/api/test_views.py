@@ -1,10 +1,11 @@
 """The journey view is one consistent picture, whatever commits while it is being read."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from activities.payments import PaymentActivities
 from adapters.payment import SimulatedPaymentGateway
-from api.views import journey_view
+from api.views import journey_view, survey_views
 from core.domain import JourneyStatus, PaymentStatus
 from core.payments import AttemptInput, SettleAttemptInput, attempt_id_for
 from db.models import Beneficiary, Payment, PaymentAttempt
@@ -107,3 +108,15 @@ async def test_a_retried_payment_leaves_the_hold_in_the_same_write(sessions):
     async with read_snapshot(sessions) as snapshot:
         view = await journey_view(snapshot, registration_id)
     assert _picture(view) == ("INCENTIVES", ["PENDING"])  # never PAYMENT_ON_HOLD with nothing held
+
+
+def test_no_survey_is_open_once_the_journey_has_ended():
+    now = datetime.now(UTC)
+    window = {"survey_no": 1, "opens_at": (now - timedelta(days=1)).isoformat()}
+    window["closes_at"] = (now + timedelta(days=29)).isoformat()
+
+    running = survey_views([window], set(), now)
+    revoked = survey_views([window], set(), now, ended=True)
+    answered = survey_views([window], {1}, now, ended=True)
+
+    assert [v.status for v in (*running, *revoked, *answered)] == ["OPEN", "EXPIRED", "SUBMITTED"]
