@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.catalogue import (
@@ -127,9 +127,14 @@ async def _start(
             start,
             id=workflow_id,
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # The database numbers submissions, so a closed workflow of this id belongs to a database that no
+            # longer knows it (restored, or reset in development): the new submission takes the id over.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             static_summary=f"Assessment of course {start.course_id} (submission {start.submission_no})",
         )
+    except WorkflowAlreadyStartedError:  # ... but one still running is left alone
+        await _take_back(session, start, previous)
+        raise Refused(409, "COURSE_PENDING", f"An assessment of {start.course_id} is already running.") from None
     except (RPCError, RuntimeError) as err:  # RuntimeError: the client could not (re)connect at all
         # Take the submission back only if it really did not start: a lost answer leaves it running.
         if not await started(client, workflow_id):
