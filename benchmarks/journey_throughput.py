@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks.journey_throughput --journeys 30 --month-seconds 10 --profile
                                          # + where the worker's CPU goes (cProfile slows it: keep N small)
     .venv/bin/python -m benchmarks.journey_throughput --no-codec         # what-if: payloads without the AES codec
+    .venv/bin/python -m benchmarks.journey_throughput --telemetry        # (b) again with worker metrics + tracing
 
 One freshly started dev server (as tests/conftest.py starts it: in-memory, the project's search attributes
 and data converter), then:
@@ -36,6 +37,7 @@ import cProfile
 import logging
 import os
 import pstats
+import socket
 import statistics
 import sys
 import tempfile
@@ -43,6 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +55,8 @@ from temporalio import activity, workflow
 
 # The sandbox re-imports this module to validate BareJourney: everything else passes through.
 with workflow.unsafe.imports_passed_through():
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from sqlalchemy import select, text
     from sqlalchemy.engine import make_url
     from temporalio.api.enums.v1 import EventType
@@ -65,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import JourneyResult, LinkAccountResult, PurchaseResult
     from core.settings import AdapterMode, Settings
     from core.temporal import data_converter, search_attribute_flags
+    from core.tracing import RedactingExporter, temporal_interceptors
     from db.migrate import upgrade
     from db.models import Beneficiary, Partner, Payment
     from db.session import make_engine, make_sessionmaker
@@ -72,10 +78,12 @@ with workflow.unsafe.imports_passed_through():
     from tests.workflows.harness import Harness, order
     from workers.main import build_workers
     from workers.payments import build_payment_workers
+    from workers.telemetry import worker_runtime
 
 BIN = Path(sys.executable).parent
 ROOT = os.path.dirname(os.path.dirname(__file__))  # (Path.resolve is off limits in the sandbox)
 BENCH_DATABASE = "prakerja_journey_bench"
+TELEMETRY = "sqlite + worker metrics + tracing"
 CORES = os.cpu_count() or 1
 PAYMENT_PARTNERS = ("EWALLET", "BANK")
 PAYMENTS_PER_JOURNEY = 7  # prakerja-2020: 4 incentives + 3 surveys
@@ -710,6 +718,35 @@ def print_counts(bare: HistoryCount, own: HistoryCount, children: HistoryCount, 
     print("    activities by type: " + ", ".join(f"{k} {v:g}" for k, v in kinds.most_common()))
 
 
+class CountingExporter(SpanExporter):
+    """Where OTLP would send the spans: counts them (the benchmark measures our side, not the network)."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: "Sequence[ReadableSpan]") -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+async def telemetry_client(plain: Client) -> tuple[Client, CountingExporter, TracerProvider]:
+    """A client on the same server as the processes run it when observed: the worker's Prometheus endpoint
+    (a runtime of its own) and a TracingInterceptor whose spans are batched to an exporter, as in production."""
+    exporter, provider = CountingExporter(), TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = await Client.connect(
+        plain.service_client.config.target_host,
+        namespace=plain.namespace,
+        data_converter=plain.data_converter,
+        runtime=worker_runtime(Settings(worker_metrics_port=port)),
+        interceptors=temporal_interceptors(provider),
+    )
+    return client, exporter, provider
+
+
 async def postgres_bench_url(url: str) -> str:
     """A database of its own, so the benchmark never touches the test suite's databases."""
     target = make_url(url).set(database=BENCH_DATABASE)
@@ -731,6 +768,7 @@ async def main() -> None:
     parser.add_argument("--profile", action="store_true", help="sample the worker's Python stacks during (b)")
     parser.add_argument("--no-codec", action="store_true", help="what-if: plain pydantic payloads, no AES codec")
     parser.add_argument("--postgres", metavar="URL", nargs="?", const="", help="default: TEST_POSTGRES_URL")
+    parser.add_argument("--telemetry", action="store_true", help="(b) on SQLite again with worker metrics + tracing")
     args = parser.parse_args()
     n = args.journeys
     month_s = args.month_seconds or max(4.0, 0.3 * n)
@@ -741,6 +779,8 @@ async def main() -> None:
         parser.error("--postgres needs a URL or TEST_POSTGRES_URL")
     if postgres:
         targets["postgres"] = await postgres_bench_url(postgres)
+    if args.telemetry:
+        targets[TELEMETRY] = f"sqlite+aiosqlite:///{scratch.name}/bench-telemetry.db"
     tally = install_tally()
 
     load = os.getloadavg()
@@ -760,10 +800,16 @@ async def main() -> None:
             print("    " + line)
         ceiling_cpu = ceiling.net_cpu / n
 
+        traced = await telemetry_client(env.client) if args.telemetry else None
         for name, url in targets.items():
-            run = await run_journeys(env.client, server_pids, url, n, month_s, args.profile)
+            client = traced[0] if traced and name == TELEMETRY else env.client
+            run = await run_journeys(client, server_pids, url, n, month_s, args.profile)
             m, stats = run.meter, run.stats
             print(f"\n(b) BeneficiaryJourney, prakerja-2020, {name}, 1 programme month = {month_s:g} s")
+            if traced and name == TELEMETRY:
+                traced[2].force_flush()
+                spans = traced[1].spans
+                print(f"    worker metrics endpoint served; {spans} spans exported ({spans / n:.0f} per journey)")
             for line in m.report(n):
                 print("    " + line)
             print(
