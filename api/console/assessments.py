@@ -52,7 +52,7 @@ async def queue(
         page,
         "assessments.html",
         rows=[_row(r) for r in rows],
-        status=status.value,
+        current=status.value,
         statuses=[s.value for s in AssessmentStatus],
         next_url=f"{QUEUE}?status={status.value}&cursor={next_cursor}" if next_cursor else None,
         notice=notice(page),

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Course, Partner, Purchase
+from db.models import Course, CourseAssessment, Partner, Purchase
 from services import catalogue
 from tests.api.helpers import assert_problem, bearer, staff_token
 
@@ -235,3 +235,26 @@ async def test_only_operators_see_the_assessment_queue(client, settings, seeded)
     assert resp.status_code == 200 and resp.json() == {"items": [], "next_cursor": None}
     down = await client.post("/v1/assessments/DRAFT/decision", json={"decision": "APPROVED"}, headers=operator)
     assert_problem(down, 404, "ASSESSMENT_NOT_FOUND")  # no submission recorded for this seeded row
+
+
+async def test_the_console_queue_is_for_operators_and_its_forms_need_their_token(client, settings, seeded, sessions):
+    from tests.api.test_console import as_role, csrf_of
+
+    async with sessions.begin() as s:
+        s.add(CourseAssessment(course_id="DRAFT", submission_no=1, status="PENDING", submitted_by="MKT",
+                               due_at=T0, overdue_at=T0, reasons=[]))  # fmt: skip
+    await as_role(client, settings, "support")
+    assert (await client.get("/console/assessments")).status_code == 403
+    await as_role(client, settings, "operator")
+
+    page = await client.get("/console/assessments", params={"lang": "id"})
+    forged = await client.post("/console/assessments/DRAFT/decision", data={"decision": "APPROVED", "csrf": "x"})
+    down = await client.post(
+        "/console/assessments/DRAFT/decision", data={"decision": "APPROVED", "csrf": csrf_of(page)}
+    )
+
+    assert page.status_code == 200 and "Excel Rahasia" in page.text and "TERLAMBAT" in page.text
+    assert forged.status_code == 403
+    assert down.status_code == 303 and "error=TEMPORAL_UNAVAILABLE" in down.headers["location"]
+    async with sessions() as s:
+        assert (await s.get(CourseAssessment, ("DRAFT", 1))).status == "PENDING"
