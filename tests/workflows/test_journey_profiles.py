@@ -74,8 +74,8 @@ async def test_applicants_who_join_a_custom_waves_pool_are_judged_by_its_rules(h
     await pilot_wave(harness)  # max_age 40, one per family card
     older = await harness.register(harness.citizen(date_of_birth=date(1970, 6, 15)))
     first = await harness.register(sibling := harness.citizen())
+    await wait_status(first, "WAITING_FOR_WAVE")  # holds the card's one slot before the sibling applies
     second = await harness.register(harness.citizen(kk_number=sibling.kk_number))
 
     assert (await wait_status(older, "INELIGIBLE")).reasons == ["OVER_AGE"]  # prakerja-2020 has no upper age
-    await wait_status(first, "WAITING_FOR_WAVE")
     assert (await wait_status(second, "INELIGIBLE")).reasons == ["KK_LIMIT_REACHED"]  # 2020 allows two per card
