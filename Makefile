@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUFF := $(VENV)/bin/ruff
+MYPY := $(VENV)/bin/mypy
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -11,8 +12,8 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make up      run the whole stack (Temporal dev server, simulators, worker, API); Ctrl-C stops it"
 	@echo "make down    stop a stack started by 'make up' in another terminal"
-	@echo "make test    tests, lint and format check"
-	@echo "make lint    ruff check + format check;  make fmt: format and fix"
+	@echo "make test    tests, lint, format check and type check"
+	@echo "make lint    ruff check + format check + mypy;  make fmt: format and fix"
 	@echo "make venv    create/update .venv (automatic for the targets above)"
 	@echo "make clean   remove caches; 'make clean CONFIRM=1' also deletes var/ (databases, dev keys, logs)"
 
@@ -33,7 +34,7 @@ up: venv
 down:
 	@$(PYTHON) scripts/devstack.py down
 
-# Runs both, fails if either fails.
+# Runs them all, fails if any fails.
 test: venv
 	@status=0; \
 	command -v $${PRAKERJA_CHROMIUM:-/usr/bin/chromium} >/dev/null || \
@@ -41,18 +42,20 @@ test: venv
 	$(PY) -m pytest -q || status=$$?; \
 	$(RUFF) check . || status=1; \
 	$(RUFF) format --check . || status=1; \
+	$(MYPY) || status=1; \
 	exit $$status
 
 lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(MYPY)
 
 fmt: venv
 	$(RUFF) format .
 	$(RUFF) check --fix .
 
 clean:
-	rm -rf .pytest_cache .ruff_cache build
+	rm -rf .pytest_cache .ruff_cache .mypy_cache build
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	@if [ "$(CONFIRM)" != 1 ]; then \
 		echo "var/ kept (databases, dev partner keys, logs): 'make clean CONFIRM=1' deletes it."; \

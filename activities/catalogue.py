@@ -6,6 +6,7 @@ from temporalio import activity
 
 from core.catalogue import AssessmentDecision, AssessmentStatus, CourseStatus, Decision, MarkOverdueInput
 from db.models import Course, CourseAssessment
+from db.session import rows_matched
 
 
 class AssessmentActivities:
@@ -30,7 +31,7 @@ class AssessmentActivities:
                     reasons=decision.reasons,
                 )
             )
-            if decided.rowcount != 1:  # type: ignore[attr-defined]
+            if rows_matched(decided) != 1:
                 return
             approved = decision.decision is Decision.APPROVED
             await session.execute(

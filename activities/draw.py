@@ -1,10 +1,10 @@
 """The wave draw's side effects: record the selection, then tell each journey its result in batches."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
@@ -51,7 +51,9 @@ class DrawActivities:
             await self._record(session, wave, pool, winners)
             return DrawSummary(wave_id=wave.wave_id, pool_size=len(pool), selected=len(winners))
 
-    async def _record(self, session: AsyncSession, wave: Wave, pool: list, winners: set[str]) -> None:
+    async def _record(
+        self, session: AsyncSession, wave: Wave, pool: Sequence[Row[str, str]], winners: set[str]
+    ) -> None:
         rows = [
             {
                 "wave_id": wave.wave_id,
@@ -84,7 +86,7 @@ class DrawActivities:
         async with self.sessions() as session:
             wave = await session.get(Wave, input.wave_id)
             assert wave is not None
-            cursor = WaveEntry.registration_id > input.after if input.after else True
+            cursor = WaveEntry.registration_id > input.after if input.after else true()
             entries = (
                 await session.execute(
                     select(WaveEntry.registration_id, WaveEntry.selected)

@@ -98,11 +98,12 @@ def _amount_mismatch(line: StatementLine, ledger_amount: int) -> ReconciliationD
 
 def _partner_only(line: StatementLine, ledger_status: str | None) -> ReconciliationDifference:
     """The partner paid a key the ledger does not count as paid that day; say why."""
-    kind = {
+    kinds: dict[str | None, str] = {
         None: "UNKNOWN_TO_LEDGER",
         AttemptStatus.SUCCEEDED: "OTHER_DAY",  # paid, but the ledger dates it on another UTC day
         AttemptStatus.LATE_SUCCEEDED: "LATE_SUCCESS",
-    }.get(ledger_status, "NOT_PAID_IN_LEDGER")
+    }
+    kind = kinds.get(ledger_status, "NOT_PAID_IN_LEDGER")
     return ReconciliationDifference(
         idempotency_key=line.idempotency_key,
         kind=kind,

@@ -190,4 +190,5 @@ def _document_validation_problems(app: FastAPI) -> None:
         components.setdefault("ValidationProblem", extra)
         return schema
 
+    # FastAPI's documented way to extend the schema; its types declare `openapi` a method, not an attribute.
     app.openapi = openapi  # type: ignore[method-assign]

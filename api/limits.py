@@ -126,7 +126,7 @@ def _document(app: FastAPI) -> None:
             route, path = context.original_route, context.path_format or ""
             if not isinstance(route, APIRoute):
                 continue
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema.get("paths", {}).get(path, {}).get(method.lower())
                 if operation is None:
                     continue
@@ -141,4 +141,5 @@ def _document(app: FastAPI) -> None:
         components.setdefault("Problem", Problem.model_json_schema())
         return schema
 
+    # FastAPI's documented way to extend the schema; its types declare `openapi` a method, not an attribute.
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas import ClawbackView, JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
-from core.domain import FINAL_STATUSES, JourneyStatus, PaymentKind, PaymentStatus, SurveyStatus
+from core.domain import FINAL_STATUSES, JourneyStatus, PaymentKind, PaymentStatus, PurchaseStatus, SurveyStatus
 from core.payments import payment_id_for
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Clawback, Payment, Purchase, SurveyResponse
@@ -63,7 +63,8 @@ def waiting_for(b: Beneficiary, purchases: list[Purchase]) -> list[str]:
     """What the journey is waiting for from the beneficiary before the next payment can go out."""
     if b.status not in PAYING:
         return []
-    completed = sorted((p for p in purchases if p.completed_at), key=lambda p: p.completed_at)  # type: ignore[arg-type, return-value]
+    done = [(p.completed_at, p) for p in purchases if p.completed_at]
+    completed = [p for _, p in sorted(done, key=lambda pair: pair[0])]
     waits = []
     if completed and completed[0].review_rating is None:
         waits.append("REVIEW")
@@ -104,7 +105,7 @@ async def journey_view(session: AsyncSession, registration_id: str) -> JourneyVi
         )
     return JourneyView(
         registration_id=b.registration_id,
-        status=b.status,
+        status=JourneyStatus(b.status),
         reasons=b.reasons or [],
         prakerja_number=b.prakerja_number,
         wave_id=b.wave_id,
@@ -116,7 +117,7 @@ async def journey_view(session: AsyncSession, registration_id: str) -> JourneyVi
                 purchase_ref=p.purchase_ref,
                 course_id=p.course_id,
                 price=p.price,
-                status=p.status,
+                status=PurchaseStatus(p.status),
                 reviewed=p.review_rating is not None,
             )
             for p in purchases

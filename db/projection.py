@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
 from db.models import BalanceEntry, Beneficiary, Purchase
+from db.session import rows_matched
 
 
 async def set_status(
@@ -37,7 +38,7 @@ async def update_unless_revoked(session: AsyncSession, registration_id: str, **v
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if written.rowcount != 1:
+    if rows_matched(written) != 1:
         return None
     # The write holds the row (PostgreSQL) or the database (SQLite) until commit: this read is current.
     return await session.get(Beneficiary, registration_id, populate_existing=True)
@@ -62,7 +63,7 @@ async def cancel_open_purchase(session: AsyncSession, purchase: Purchase) -> boo
         .values(status=PurchaseStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
-    if cancelled.rowcount != 1:
+    if rows_matched(cancelled) != 1:
         return False
     session.add(
         BalanceEntry(

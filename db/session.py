@@ -2,9 +2,9 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -34,9 +34,15 @@ async def read_snapshot(sessions: async_sessionmaker[AsyncSession]) -> AsyncIter
     each statement of PostgreSQL sees the latest commit, and SQLite's driver runs bare SELECTs outside any
     transaction, so a payment's settlement could land between two reads (PAID beside PAYMENT_ON_HOLD)."""
     async with sessions() as session:
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         else:  # SQLite (WAL): an explicit BEGIN pins the snapshot at the first read until the rollback
             connection = await session.connection()
             await connection.exec_driver_sql("BEGIN")
         yield session
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. Its result is a `CursorResult`, which SQLAlchemy's types for
+    `AsyncSession.execute` do not say."""
+    return cast(CursorResult[Any], result).rowcount

@@ -26,6 +26,7 @@ from core.catalogue import (
 from core.domain import PartnerKind
 from core.temporal import started
 from db.models import Course, CourseAssessment, Partner
+from db.session import rows_matched
 from services.errors import Refused
 from workflows.assessment import CourseAssessment as AssessmentWorkflow
 
@@ -149,7 +150,7 @@ async def _take_back(session: AsyncSession, start: StartAssessmentInput, previou
     course = await session.get(Course, start.course_id)
     if course is not None and previous is None:
         await session.delete(course)
-    elif course is not None:
+    elif course is not None and previous is not None:
         course.status = previous
     await session.commit()
 
@@ -205,7 +206,7 @@ async def withdraw(session: AsyncSession, course_id: str) -> Course:
     course = await session.get(Course, course_id)
     if course is None:
         raise Refused(404, "COURSE_NOT_FOUND", f"No course {course_id}.")
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(done) != 1:
         raise Refused(409, "COURSE_NOT_APPROVED", f"Course {course_id} is {course.status}, not APPROVED.")
     await session.refresh(course)
     return course

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Float, Select, cast, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from core.catalogue import CourseStatus
 from db.models import Course, Purchase
+from db.session import rows_matched
 from services.errors import Refused
 
 LATEST_REVIEWS = 10
@@ -77,12 +78,12 @@ def _filtered(query: Select[Any], where: CatalogueQuery) -> Select[Any]:
     return query
 
 
-def _text_match(session: AsyncSession, q: str) -> ColumnElement[bool] | None:
+def _text_match(session: AsyncSession, q: str) -> ColumnElement[bool] | TextClause | None:
     """Every word of `q` in the title or description (case-insensitive, no stemming on either backend)."""
     words = _WORD.findall(q.lower())[:12]
     if not words:
         return None
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return text(f"{PG_DOCUMENT} @@ plainto_tsquery('simple', :q)").bindparams(q=" ".join(words))
     # SQLite: the FTS5 table of migration 0007; each word quoted, so no input is read as FTS5 query syntax.
     match = " ".join(f'"{word}"' for word in words)
@@ -143,7 +144,7 @@ async def latest_reviews(session: AsyncSession, course_id: str, limit: int = LAT
         .order_by(Purchase.reviewed_at.desc())
         .limit(limit)
     )
-    return [PublicReview(int(r), t or "", at) for r, t, at in (await session.execute(query)).all()]
+    return [PublicReview(int(r or 0), t or "", at) for r, t, at in (await session.execute(query)).all()]
 
 
 async def record_review(session: AsyncSession, purchase: Purchase, rating: int, review: str, at: datetime) -> None:
@@ -158,7 +159,7 @@ async def record_review(session: AsyncSession, purchase: Purchase, rating: int, 
         .values(review_rating=rating, review_text=review, reviewed_at=at)
         .execution_options(synchronize_session=False)
     )
-    if written.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(written) != 1:
         raise Refused(409, "REVIEW_CONFLICT", "The review changed at the same time; send it again.")
     added, counted = rating - (previous or 0), 0 if previous is not None else 1
     await session.execute(

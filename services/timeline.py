@@ -58,10 +58,13 @@ class TimelineKind(StrEnum):
     BALANCE_RETURNED = "BALANCE_RETURNED"
 
 
+Detail = dict[str, str | int | bool | list[str] | None]
+
+
 class TimelineItem(BaseModel):
     at: datetime
     kind: TimelineKind
-    detail: dict[str, str | int | bool | list[str] | None] = {}
+    detail: Detail = {}
     actor: str | None = None  # a staff id or partner client code, where one acted
 
 
@@ -212,7 +215,7 @@ def _balance(r: _Records) -> Iterator[TimelineItem]:
     for e in r.entries:
         at = _utc(e.created_at)
         if e.kind == BalanceEntryKind.AWARD:
-            detail = {"amount": e.amount, "profile": r.beneficiary.profile, "wave_id": e.reference}
+            detail: Detail = {"amount": e.amount, "profile": r.beneficiary.profile, "wave_id": e.reference}
             yield TimelineItem(at=at, kind=TimelineKind.AWARDED, detail=detail)
         elif e.kind == BalanceEntryKind.REFUND:
             detail = {"purchase_ref": e.reference, "course_id": courses.get(e.reference), "amount": e.amount}
@@ -230,8 +233,8 @@ def _training(r: _Records) -> Iterator[TimelineItem]:
     reviews = [row for row in r.calls(REVIEW) if _ok(row)]
     reviewed = {row.detail.get("purchase_ref") for row in reviews}
     for p in r.purchases:
-        ids = {"purchase_ref": p.purchase_ref, "course_id": p.course_id}
-        detail = {**ids, "price": p.price, "provider": p.provider_client_code}
+        ids: Detail = {"purchase_ref": p.purchase_ref, "course_id": p.course_id}
+        detail: Detail = {**ids, "price": p.price, "provider": p.provider_client_code}
         yield TimelineItem(
             at=_utc(p.created_at), kind=TimelineKind.PURCHASED, detail=detail, actor=p.marketplace_client_code
         )
@@ -244,7 +247,9 @@ def _training(r: _Records) -> Iterator[TimelineItem]:
         yield TimelineItem(at=at, kind=TimelineKind.COMPLETED, detail=detail, actor=actor)
         if p.review_rating is not None and p.purchase_ref not in reviewed:  # an audit row without `resource`
             yield TimelineItem(at=at, kind=TimelineKind.REVIEWED, detail={**ids, "rating": p.review_rating})
-    ratings = {p.purchase_ref: (p.course_id, p.review_rating) for p in r.purchases}
+    ratings: dict[str | None, tuple[str | None, int | None]] = {
+        p.purchase_ref: (p.course_id, p.review_rating) for p in r.purchases
+    }
     for row in reviews:
         course_id, rating = ratings.get(row.detail.get("purchase_ref"), (None, None))
         detail = {"purchase_ref": row.detail.get("purchase_ref"), "course_id": course_id, "rating": rating}
@@ -262,7 +267,7 @@ def _accounts(r: _Records) -> Iterator[TimelineItem]:
     """Links the beneficiary asked for: verified, or refused by the partner's e-KYC with its reason."""
     for row in r.calls(LINK_ACCOUNT):
         if _ok(row):
-            detail = {"verified": True, "partner": row.detail.get("partner_client_code")}
+            detail: Detail = {"verified": True, "partner": row.detail.get("partner_client_code")}
         elif row.detail.get("code") == "EKYC_FAILED":
             detail = {"verified": False, "reason": row.detail.get("reason")}
         else:
@@ -274,8 +279,13 @@ def _payments(r: _Records) -> Iterator[TimelineItem]:
     payments = {p.payment_id: p for p in r.payments}
     for a in sorted(r.attempts, key=lambda a: a.created_at):
         p = payments[a.payment_id]
-        ids = {"payment_id": p.payment_id, "kind": p.kind, "number": p.number, "attempt": _attempt_no(a.attempt_id)}
-        sent = {**ids, "partner": a.partner_client_code, "account": mask(a.account_number), "amount": a.amount}
+        ids: Detail = {
+            "payment_id": p.payment_id,
+            "kind": p.kind,
+            "number": p.number,
+            "attempt": _attempt_no(a.attempt_id),
+        }
+        sent: Detail = {**ids, "partner": a.partner_client_code, "account": mask(a.account_number), "amount": a.amount}
         yield TimelineItem(at=_utc(a.created_at), kind=TimelineKind.PAYMENT_ATTEMPTED, detail=sent)
         if a.resolved_at is None:
             continue
@@ -285,7 +295,7 @@ def _payments(r: _Records) -> Iterator[TimelineItem]:
                 at=at, kind=TimelineKind.PAYMENT_PAID, detail={**sent, "reason": a.reason}, actor=partner
             )
         else:  # FAILED (LATE_SUCCEEDED: failed, then reported paid after the payment had settled otherwise)
-            held = {
+            held: Detail = {
                 **ids,
                 "partner": partner,
                 "reason": a.reason,
@@ -294,7 +304,7 @@ def _payments(r: _Records) -> Iterator[TimelineItem]:
             yield TimelineItem(at=at, kind=TimelineKind.PAYMENT_ON_HOLD, detail=held, actor=partner)
     for p in r.payments:
         if p.status == PaymentStatus.CANCELLED:
-            detail = {
+            detail: Detail = {
                 "payment_id": p.payment_id,
                 "kind": p.kind,
                 "number": p.number,
@@ -325,7 +335,7 @@ def _ending(r: _Records) -> Iterator[TimelineItem]:
     b, claw = r.beneficiary, r.clawback
     events = [row for row in r.calls(LIFE_EVENT) if _ok(row)]
     for row in events:  # the registry's call: the event's code and date, never the NIK it named
-        detail = {"event": row.detail.get("event"), "occurred_on": row.detail.get("occurred_on")}
+        detail: Detail = {"event": row.detail.get("event"), "occurred_on": row.detail.get("occurred_on")}
         yield TimelineItem(at=_utc(row.at), kind=TimelineKind.LIFE_EVENT, detail=detail, actor=row.actor_id)
     if claw is not None:
         detail = {"amount": claw.amount, "payment_ids": [str(i) for i in claw.payment_ids], "reason": claw.reason}
@@ -342,5 +352,5 @@ def _ending(r: _Records) -> Iterator[TimelineItem]:
     written = [_utc(e.created_at) for e in r.entries if e.reference == "revocation"]
     written += [_utc(claw.created_at)] if claw else []
     at = _utc(call.at) if call else min(written, default=_utc(b.updated_at))
-    detail: dict[str, Any] = {"reasons": list(b.reasons or [])}
+    detail = {"reasons": list(b.reasons or [])}
     yield TimelineItem(at=at, kind=TimelineKind.REVOKED, detail=detail, actor=call.actor_id if call else None)

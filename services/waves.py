@@ -14,6 +14,7 @@ from core.contracts import WaveDrawInput, draw_id
 from core.domain import WaveStatus
 from core.temporal import started
 from db.models import Beneficiary, Wave
+from db.session import rows_matched
 from services import profiles
 from services.errors import Refused
 
@@ -76,7 +77,7 @@ async def draw_wave(session: AsyncSession, client: Client, task_queue: str, wave
         .where(Wave.wave_id == wave_id, Wave.status == WaveStatus.OPEN)
         .values(status=WaveStatus.DRAWING, seed=seed)
     )
-    if closed.rowcount != 1:
+    if rows_matched(closed) != 1:
         wave = await get_wave(session, wave_id)
         raise Refused(409, "WAVE_NOT_OPEN", f"Wave {wave_id} is already {wave.status}.")
     await session.commit()

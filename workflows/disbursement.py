@@ -7,7 +7,7 @@ never be sent twice under two keys. A definitive failure puts it ON_HOLD until s
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -42,10 +42,13 @@ with workflow.unsafe.imports_passed_through():
         payment_task_queue,
     )
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
-    from workflows.options import DATABASE_CALL
+    from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, ResultT
+
+# The partner calls answer an attempt; each is routed to its partner's queue.
+PartnerCallT = TypeVar("PartnerCallT", AttemptInput, CheckStatusInput)
 
 # Money waits out a partner outage instead of failing: no overall deadline, backoff up to 5 minutes.
-PAYMENT_PARTNER_CALL: dict[str, Any] = {
+PAYMENT_PARTNER_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=60),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
@@ -103,7 +106,7 @@ class Disbursement:
         await self._despite_cancellation(asyncio.ensure_future(workflow.wait_condition(workflow.all_handlers_finished)))
         return result
 
-    async def _despite_cancellation(self, task: "asyncio.Future[Any]") -> Any:
+    async def _despite_cancellation(self, task: "asyncio.Future[ResultT]") -> ResultT:
         """Cancellation (a revocation) is a request: no new attempt starts, but money already sent is resolved."""
         while True:
             try:
@@ -301,10 +304,10 @@ class Disbursement:
             except Exception:  # a parent already gone needs no news; the ledger holds the truth
                 workflow.logger.info("payment %s: parent not told about hold change", self.input.payment_id)
 
-    async def _db(self, activity: Any, arg: Any) -> Any:
+    async def _db(self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT) -> ResultT:
         return await workflow.execute_activity_method(activity, arg, **DATABASE_CALL)
 
-    async def _partner(self, activity: Any, arg: Any) -> AttemptAnswer:
+    async def _partner(self, activity: ActivityMethod[PartnerCallT, AttemptAnswer], arg: PartnerCallT) -> AttemptAnswer:
         queue = payment_task_queue(arg.partner_client_code)
         return await workflow.execute_activity_method(activity, arg, task_queue=queue, **PAYMENT_PARTNER_CALL)
 

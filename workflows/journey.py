@@ -144,7 +144,10 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         """A purchase cancelled before the deadline does not meet it: if every one is cancelled in time, wait
         for a new one; TimeoutError when the deadline passes without one kept. A completed training (it cannot
         be cancelled) meets it at once."""
-        kept = lambda: self.recorded_purchases - self.cancelled_purchases > 0  # noqa: E731
+
+        def kept() -> bool:
+            return self.recorded_purchases - self.cancelled_purchases > 0
+
         while (left := (deadline - workflow.now()).total_seconds()) > 0:
             if self.status != JourneyStatus.TRAINING:
                 self._set_status(JourneyStatus.TRAINING)

@@ -2,9 +2,10 @@
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ChildWorkflowHandle
 
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from core.payments import DisburseResult
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
+    from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
 
 SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
 
@@ -62,7 +64,9 @@ class JourneyBase:
         self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
         self.paid: dict[str, str] = {}
 
-    async def _step(self, activity: Any, arg: Any, **options: Any) -> Any:
+    async def _step(
+        self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT, **options: Unpack[ActivityOptions]
+    ) -> ResultT:
         """A database step of the journey's body. A revocation arriving meanwhile lets it finish, so its writes
         (an award's credit) land before the revocation books everything back; the `_stop_if_revoked()` after
         each step then lets the revocation win. (Partner checks are not waited for: an outage may last long.
@@ -83,7 +87,7 @@ class JourneyBase:
 
     def _set_status(self, status: JourneyStatus, province: str | None = None) -> None:
         self.status = status
-        updates = [SA_STATUS.value_set(status.value)]
+        updates: list[SearchAttributeUpdate[Any]] = [SA_STATUS.value_set(status.value)]
         if province:
             updates.append(SA_PROVINCE.value_set(province))
         if self.wave_id:

@@ -16,9 +16,10 @@ with workflow.unsafe.imports_passed_through():
         ReconcileResult,
         payment_task_queue,
     )
+    from workflows.options import ActivityOptions
 
 # Someone is waiting for the report: a partner that cannot answer soon is reported as unavailable.
-STATEMENT_CALL = {
+STATEMENT_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=20),
     "schedule_to_close_timeout": timedelta(seconds=40),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5)),

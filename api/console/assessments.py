@@ -28,12 +28,11 @@ from services import assessments
 from services.errors import Refused
 
 router = APIRouter(prefix="/console", tags=["console"])
-HTML = {"response_class": HTMLResponse}
 QUEUE = "/console/assessments"
 PAGE_SIZE = 50
 
 
-@router.get("/assessments", **HTML)
+@router.get("/assessments", response_class=HTMLResponse)
 async def queue(
     page: ConsoleDep,
     session: SessionDep,
@@ -82,7 +81,7 @@ def _row(row: assessments.QueueRow) -> dict[str, object]:
     }
 
 
-@router.post("/assessments/{course_id}/decision", **HTML)
+@router.post("/assessments/{course_id}/decision", response_class=HTMLResponse)
 async def decide(
     page: ConsoleDep,
     session: SessionDep,
@@ -110,7 +109,7 @@ async def decide(
     return back_to(QUEUE, outcome=f"COURSE_{decision}")
 
 
-@router.post("/assessments/{course_id}/withdraw", **HTML)
+@router.post("/assessments/{course_id}/withdraw", response_class=HTMLResponse)
 async def withdraw(page: ConsoleDep, session: SessionDep, course_id: str, csrf_field: CsrfField = "") -> Response:
     """Take an approved course off sale (bought trainings continue)."""
     if (refused := _may_post(page, csrf_field)) is not None:

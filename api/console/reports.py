@@ -2,7 +2,7 @@
 `GET /v1/reports/payment-partners`, for a date range picked on the page."""
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
@@ -35,7 +35,7 @@ async def partner_report(
     sla_s = page.settings.payment_sla_s / page.settings.time_scale
     rows = await payment_partner_sla(snapshot, first, last, sla_s)
     notice = {"kind": "error" if error else None, "text": error}
-    values = {"rows": [_row(r) for r in rows], "start": first.isoformat(), "end": last.isoformat()}
+    values: dict[str, Any] = {"rows": [_row(r) for r in rows], "start": first.isoformat(), "end": last.isoformat()}
     return render(page, "partner_report.html", notice=notice, sla=_duration(sla_s), **values)
 
 

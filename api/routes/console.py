@@ -37,7 +37,7 @@ async def _submitted_token(request: Request) -> str:
     # Read by hand: form parsing in FastAPI needs python-multipart, which this project does not ship.
     raw = await request.body()
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        token = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0]
+        token: object = (parse_qs(raw.decode("utf-8", "replace")).get("token") or [""])[0]
     else:
         try:
             data = json.loads(raw)

@@ -7,7 +7,7 @@ from api.deps import OperatorDep, SessionDep, SettingsDep, SnapshotDep, Temporal
 from api.errors import ProblemError
 from api.schemas import DrawRequest, JourneyView, RevokeRequest, RevokeResponse, WaveRequest, WaveView
 from api.views import journey_view
-from core.domain import Role
+from core.domain import Role, WaveStatus
 from db.models import Wave
 from services import journeys, waves
 
@@ -20,7 +20,7 @@ async def _wave_view(session: SessionDep, wave: Wave) -> WaveView:
     return WaveView(
         wave_id=wave.wave_id,
         name=wave.name,
-        status=wave.status,
+        status=WaveStatus(wave.status),
         quota=wave.quota,
         province_quotas=wave.province_quotas,
         profile=wave.profile,

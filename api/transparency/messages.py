@@ -1,5 +1,7 @@
 """Every text of the public transparency page, in English and Bahasa Indonesia (same keys in both)."""
 
+from collections.abc import Callable
+
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "title": "Prakerja in numbers",
@@ -57,7 +59,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def translator(lang: str):  # type: ignore[no-untyped-def]
+def translator(lang: str) -> Callable[..., str]:
     table = MESSAGES[lang]
 
     def t(key: str, **values: object) -> str:
