@@ -21,6 +21,7 @@ from core.domain import JourneyStatus, WaveStatus
 from core.selection import draw
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Wave, WaveEntry
+from workflows.journey import BeneficiaryJourney
 
 SIGNAL_CONCURRENCY = 50
 
@@ -134,7 +135,7 @@ class DrawActivities:
         async with gate:
             try:
                 handle = activity.client().get_workflow_handle(journey_id(registration_id))
-                await handle.signal("draw_result", signal)
+                await handle.signal(BeneficiaryJourney.draw_result, signal)
                 return True
             except RPCError as err:
                 # A journey that no longer runs (e.g. revoked meanwhile) has nothing to learn from the draw.

@@ -5,21 +5,31 @@ from typing import Any, TypeVar
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodSyncOrAsyncSingleParam
+from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ProblemError
 from core.contracts import journey_id
 
+ArgT = TypeVar("ArgT")
 T = TypeVar("T")
 
 # Refusals that are not about the journey's state (409): the request's content, or a partner's outage.
 STATUS_OF = {"EKYC_FAILED": 422, "PARTNER_UNAVAILABLE": 503}
 
 
-async def update(client: Client, registration_id: str, name: str, arg: Any, update_id: str, result_type: type[T]) -> T:
-    """Execute an update; the update id makes a repeated request (same business key) a no-op in Temporal."""
+async def update(
+    client: Client,
+    registration_id: str,
+    handler: UpdateMethodMultiParam[[Any, ArgT], T],
+    arg: ArgT,
+    update_id: str,
+) -> T:
+    """Execute an update (`BeneficiaryJourney.purchase`); the update id makes a repeated request (same business
+    key) a no-op in Temporal."""
     handle = client.get_workflow_handle(journey_id(registration_id))
     try:
-        return await handle.execute_update(name, arg, id=update_id, result_type=result_type)
+        return await handle.execute_update(handler, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type:
@@ -30,10 +40,13 @@ async def update(client: Client, registration_id: str, name: str, arg: Any, upda
         raise _rpc_problem(err) from None
 
 
-async def signal(client: Client, registration_id: str, name: str, arg: Any) -> None:
-    """Signals are accepted by the server even while workers are down: the partner is never turned away."""
+async def signal(
+    client: Client, registration_id: str, handler: MethodSyncOrAsyncSingleParam[Any, ArgT, None], arg: ArgT
+) -> None:
+    """Send a signal (`BeneficiaryJourney.completion`). Signals are accepted by the server even while workers
+    are down: the partner is never turned away."""
     try:
-        await client.get_workflow_handle(journey_id(registration_id)).signal(name, arg)
+        await client.get_workflow_handle(journey_id(registration_id)).signal(handler, arg)
     except RPCError as err:
         raise _rpc_problem(err) from None
 

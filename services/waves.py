@@ -17,6 +17,7 @@ from db.models import Beneficiary, Wave
 from db.session import rows_matched
 from services import profiles
 from services.errors import Refused
+from workflows.draw import WaveDraw
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ async def draw_wave(session: AsyncSession, client: Client, task_queue: str, wave
     await session.commit()
     try:
         await client.start_workflow(
-            "WaveDraw",
+            WaveDraw.run,
             WaveDrawInput(wave_id=wave_id, seed=seed),
             id=draw_id(wave_id),
             task_queue=task_queue,

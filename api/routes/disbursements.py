@@ -10,6 +10,7 @@ from api.deps import PaymentPartnerDep, SessionDep, TemporalDep
 from api.errors import ProblemError, problem_responses
 from core.payments import AttemptStatus, AttemptStatusSignal, CallbackStatus, payment_workflow_id
 from db.models import PaymentAttempt
+from workflows.disbursement import Disbursement
 
 router = APIRouter(prefix="/v1/partners", tags=["partner"], responses=problem_responses(401, 403, 404, 422, 503))
 
@@ -54,7 +55,9 @@ async def disbursement_status(
         partner_reference=body.partner_reference,
     )
     try:
-        await client.get_workflow_handle(payment_workflow_id(attempt.payment_id)).signal("attempt_status", signal)
+        await client.get_workflow_handle(payment_workflow_id(attempt.payment_id)).signal(
+            Disbursement.attempt_status, signal
+        )
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The callback could not be delivered; retry.") from err

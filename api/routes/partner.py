@@ -16,6 +16,7 @@ from core.contracts import CancelPurchaseResult, CancelPurchaseUpdate, Completio
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
 from db.models import Beneficiary, Course, Purchase
 from services.assessments import on_sale
+from workflows.journey import BeneficiaryJourney
 
 router = APIRouter(prefix="/v1/partners", tags=["partner"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -87,7 +88,7 @@ async def purchase(
         update_id = f"purchase-{body.purchase_ref}-{uuid.uuid4().hex}"
         try:
             return await journeys.update(
-                client, beneficiary.registration_id, "purchase", order, update_id, PurchaseResult
+                client, beneficiary.registration_id, BeneficiaryJourney.purchase, order, update_id
             )
         except ProblemError as err:
             # The card exists (the award activity wrote it) but the journey has not applied the award yet:
@@ -119,10 +120,9 @@ async def cancel(
     return await journeys.update(
         client,
         purchase.registration_id,
-        "cancel_purchase",
+        BeneficiaryJourney.cancel_purchase,
         CancelPurchaseUpdate(purchase_ref=purchase_ref),
         f"cancel-{purchase_ref}",
-        CancelPurchaseResult,
     )
 
 
@@ -167,7 +167,7 @@ async def complete(
         purchase_ref=body.purchase_ref, certificate_number=body.certificate_number, completed_at=body.completed_at
     )
     try:
-        await journeys.signal(client, purchase.registration_id, "completion", signal)
+        await journeys.signal(client, purchase.registration_id, BeneficiaryJourney.completion, signal)
     except ProblemError as err:
         # A repeat after the journey ended changes nothing either way: still the same 200.
         if not (repeat and err.code == "JOURNEY_FINISHED"):

@@ -20,7 +20,6 @@ from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
 from core.contracts import (
     Applicant,
-    LinkAccountResult,
     LinkAccountUpdate,
     ReviewSignal,
     StartJourneyInput,
@@ -35,6 +34,7 @@ from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
 from services import catalogue, life_events, verification
+from workflows.journey import BeneficiaryJourney
 
 log = logging.getLogger("prakerja.api.registration")
 router = APIRouter(prefix="/v1", tags=["beneficiary"])
@@ -118,7 +118,7 @@ async def _start_journey(
     client: Client, settings: Settings, registration_id: str, applicant: Applicant, hashed_nik: str
 ) -> None:
     await client.start_workflow(
-        "BeneficiaryJourney",
+        BeneficiaryJourney.run,
         StartJourneyInput(
             registration_id=registration_id,
             applicant=applicant,
@@ -217,7 +217,10 @@ async def review(
         raise ProblemError(409, "JOURNEY_FINISHED", f"The journey is already {beneficiary.status}.")
     # The journey first: a review it refuses (it has ended) must not show as recorded either.
     await journeys.signal(
-        client, beneficiary.registration_id, "review", ReviewSignal(purchase_ref=purchase_ref, rating=body.rating)
+        client,
+        beneficiary.registration_id,
+        BeneficiaryJourney.review,
+        ReviewSignal(purchase_ref=purchase_ref, rating=body.rating),
     )
     # The review and its course's rating sum/count in one transaction: the catalogue never recounts.
     await catalogue.record_review(session, purchase, body.rating, body.text, datetime.now(UTC))
@@ -247,10 +250,9 @@ async def link_payment_account(
     result = await journeys.update(
         client,
         beneficiary.registration_id,
-        "link_payment_account",
+        BeneficiaryJourney.link_payment_account,
         LinkAccountUpdate(partner_client_code=body.partner_client_code, account_number=body.account_number),
         f"link-{uuid.uuid4().hex}",
-        LinkAccountResult,
     )
     if not result.verified:
         raise ProblemError(
@@ -309,7 +311,10 @@ async def submit_survey(
         raise ProblemError(409, "SURVEY_ALREADY_SUBMITTED", f"Survey {survey_no} was already submitted.") from None
     try:
         await journeys.signal(
-            client, beneficiary.registration_id, "survey_submitted", SurveySignal(survey_no=survey_no, submitted_at=now)
+            client,
+            beneficiary.registration_id,
+            BeneficiaryJourney.survey_submitted,
+            SurveySignal(survey_no=survey_no, submitted_at=now),
         )
     except Exception:
         # The journey never heard of it (Temporal unreachable, journey over): take the answer back, or the

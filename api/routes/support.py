@@ -27,6 +27,7 @@ from db.models import Partner, Payment, PaymentAttempt
 from services import clawbacks
 from services.clawbacks import ClawbackPage
 from services.payments import RetryPayment, execute_retry, plan_retry
+from workflows.reconciliation import Reconciliation
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
 
@@ -216,14 +217,13 @@ async def _statements(client: Client, task_queue: str, day: date, codes: list[st
         return ReconcileResult(day=day, statements=[])
     try:
         return await client.execute_workflow(
-            "Reconciliation",
+            Reconciliation.run,
             ReconcileInput(day=day, partner_client_codes=sorted(codes)),
             id=reconciliation_id(day),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             execution_timeout=REPORT_TIMEOUT,
-            result_type=ReconcileResult,
         )
     except (WorkflowFailureError, RPCError) as err:
         raise ProblemError(503, "RECONCILIATION_UNAVAILABLE", "The partners' statements could not be fetched.") from err

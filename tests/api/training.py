@@ -14,6 +14,7 @@ from core.contracts import JourneyState, journey_id
 from db.models import AuditLog, BalanceEntry
 from tests.api.helpers import bearer, register_partner, signed
 from tests.api.live import Live
+from workflows.journey import BeneficiaryJourney
 
 BALANCE = 1_000_000  # prakerja-2020
 PARTNERS = {
@@ -75,7 +76,7 @@ class Shop:
     async def view(self, card: Card) -> JourneyState:
         """The journey's own `view` query: the workflow's state, not the projection."""
         handle = self.live.temporal.get_workflow_handle(journey_id(card.registration_id))
-        return await handle.query("view", result_type=JourneyState)
+        return await handle.query(BeneficiaryJourney.view)
 
     async def ledger(self, card: Card) -> list[tuple[str, int, str]]:
         async with self.live.sessions() as s:

@@ -25,6 +25,7 @@ from tests.conftest import test_settings as settings_for
 from tests.e2e.test_journey_e2e import award_over_http, ok, poll, serving
 from tests.workflows.harness import Person
 from workers.main import build_workers
+from workflows.journey import BeneficiaryJourney
 
 
 @asynccontextmanager
@@ -63,7 +64,7 @@ async def operator_sees(client: Client, handle: WorkflowHandle, status: str) -> 
 
     await poll(found, lambda ids: ids == [handle.id], timeout=10)
     assert (await handle.describe()).typed_search_attributes.get(SA_STATUS) == status
-    return await handle.query("view", result_type=JourneyState)
+    return await handle.query(BeneficiaryJourney.view)
 
 
 async def test_award_purchase_completion_and_review_end_to_end(dev_env, engine):
@@ -115,7 +116,7 @@ async def test_award_purchase_completion_and_review_end_to_end(dev_env, engine):
             ok(await http.post("/v1/me/trainings/TOKO-0001/review", json=review, headers=me_headers), 200)
             view = await poll(me, lambda v: v["purchases"][0]["reviewed"])
             assert (view["status"], view["balance"]) == ("INCENTIVES", 650_000)
-            state = await poll(lambda: handle.query("view", result_type=JourneyState), lambda s: s.reviewed)
+            state = await poll(lambda: handle.query(BeneficiaryJourney.view), lambda s: s.reviewed)
             assert (state.reviewed, state.ignored_signals) == (["TOKO-0001"], [])
 
             # The Temporal UI's history shows each step: the purchase as an accepted update, then two signals.

@@ -37,6 +37,7 @@ from db.models import Beneficiary, Partner, Payment, PaymentAttempt
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
 from workers.payments import PAYMENT_WORKFLOWS
+from workflows.disbursement import Disbursement
 
 NIK = "3201010101900001"
 OTHER_NIK = "3201010101900002"
@@ -110,7 +111,7 @@ def signalling_sender(client: Client) -> CallbackSender:
             partner_reference=payload.get("partner_reference"),
         )
         payment_id = attempt_id.rsplit("-A", 1)[0]
-        await client.get_workflow_handle(payment_workflow_id(payment_id)).signal("attempt_status", signal)
+        await client.get_workflow_handle(payment_workflow_id(payment_id)).signal(Disbursement.attempt_status, signal)
 
     return send
 
@@ -273,7 +274,7 @@ async def wait_state(handle: WorkflowHandle, *statuses: str, timeout: float = 10
     """Poll the workflow's query in real time (polling does not skip time on the test server)."""
     async with asyncio.timeout(timeout):
         while True:
-            state = await handle.query("state", result_type=PaymentState)
+            state = await handle.query(Disbursement.state)
             if state.status in statuses:
                 return state
             await asyncio.sleep(0.05)

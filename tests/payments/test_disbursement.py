@@ -20,6 +20,7 @@ from tests.payments.harness import (
     wait_state,
     waiting_on_timer,
 )
+from workflows.disbursement import Disbursement
 
 
 async def retry(handle, **kw) -> RetryPaymentResult:
@@ -265,15 +266,15 @@ async def test_late_callbacks_for_a_failed_attempt_change_nothing_unless_the_par
     def callback(status: str) -> AttemptStatusSignal:
         return AttemptStatusSignal(attempt_id=attempt_id, partner_client_code=pay.partner_a, status=status)
 
-    await handle.signal("attempt_status", callback("FAILED"))
-    await handle.signal("attempt_status", callback("SUCCEEDED"))  # the partner's record still says FAILED
+    await handle.signal(Disbursement.attempt_status, callback("FAILED"))
+    await handle.signal(Disbursement.attempt_status, callback("SUCCEEDED"))  # the partner's record still says FAILED
     await until(lambda: pay.gateway.count("status") >= 1)
     state = await wait_state(handle, "ON_HOLD")
     assert (state.attempts, pay.gateway.count("disburse")) == (1, 1)
 
     # The partner reverses itself: its record now says the money went out. Paid, and never sent again.
     pay.world.payments.ledgers[pay.partner_a][attempt_id].status = "SUCCEEDED"
-    await handle.signal("attempt_status", callback("SUCCEEDED"))
+    await handle.signal(Disbursement.attempt_status, callback("SUCCEEDED"))
     result = await handle.result()
 
     assert (result.status, result.attempts) == ("PAID", 1)

@@ -11,11 +11,12 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer
 
-from core.payments import ReconcileInput, ReconcileResult, RetryPaymentInput, RetryPaymentResult
+from core.payments import ReconcileInput, ReconcileResult, RetryPaymentInput
 from core.settings import Settings
 from core.temporal import data_converter
 from tests.payments.harness import wait_state
 from workers.payments import PAYMENT_WORKFLOWS
+from workflows.disbursement import Disbursement
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDING = os.environ.get("RECORD_HISTORIES") == "1"
@@ -69,7 +70,7 @@ async def test_record_histories(pay):
     retry = RetryPaymentInput(
         partner_client_code=pay.partner_b, account_number=pay.account(pay.partner_b), requested_by="s"
     )
-    await held.execute_update("retry", retry, result_type=RetryPaymentResult)
+    await held.execute_update(Disbursement.retry, retry)
     await held.result()
     await save(held, "retried_from_hold")
 

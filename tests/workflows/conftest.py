@@ -16,6 +16,7 @@ from tests.conftest import BIN, register_search_attributes, test_settings
 from tests.workflows.harness import Harness
 from workers.main import build_workers
 from workers.payments import build_payment_workers
+from workflows.journey import BeneficiaryJourney
 
 PAYMENT_PARTNERS = ("EWALLET", "BANK")
 
@@ -81,7 +82,7 @@ async def wait_status(handle: WorkflowHandle, *statuses: str, timeout: float = 1
     """Poll the journey's query (real time: polling does not skip time on the test server)."""
     async with asyncio.timeout(timeout):
         while True:
-            view = await handle.query("view", result_type=JourneyState)
+            view = await handle.query(BeneficiaryJourney.view)
             if view.status in statuses:
                 return view
             await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Harness
 from workers.main import build_workers, journey_activities
+from workflows.journey import BeneficiaryJourney
 
 
 async def pooled(harness, n, **person):
@@ -130,7 +131,7 @@ async def test_no_purchase_by_the_deadline_revokes_and_returns_the_balance(clock
 
 async def test_operator_revocation_while_waiting(harness):
     [handle] = await pooled(harness, 1)
-    await handle.signal("revoke", {"reason": "fraud report", "requested_by": "op-1"})
+    await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud report", "requested_by": "op-1"})
     result = await handle.result()
     assert (result.status, result.reasons) == ("REVOKED", ["REVOKED_BY_OPERATOR"])
     b = await row(harness, handle)
@@ -190,7 +191,7 @@ async def test_a_revocation_during_the_award_lets_it_finish_then_books_its_credi
     draw = asyncio.create_task(harness.draw(wave_id))
     await asyncio.wait_for(started.wait(), timeout=15)
 
-    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud", "requested_by": "op"})
     await asyncio.sleep(0.5)  # the revocation is in; the award is still writing
     gate.set()
     result = await asyncio.wait_for(handle.result(), timeout=15)

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from api.views import journey_view
-from core.contracts import JourneyResult, LinkAccountResult, PurchaseResult, RevokeSignal
+from core.contracts import JourneyResult, LinkAccountResult, RevokeSignal
 from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
 from tests.payments.harness import until
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
+from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
 INCENTIVE = 600_000
@@ -29,7 +30,7 @@ def harness(clock_harness):
 
 async def life_event(handle, event: str = "DECEASED") -> JourneyResult:
     signal = RevokeSignal(reason=f"{event} reported", requested_by="DEV-REGISTRY", reason_code=event)
-    await handle.signal("revoke", signal)
+    await handle.signal(BeneficiaryJourney.revoke, signal)
     return await handle.result()
 
 
@@ -66,9 +67,9 @@ async def paying(harness, account_status: str = "ACTIVE"):  # type: ignore[no-un
     handle = await awarded(harness)
     nik = harness.persons[-1].nik
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
-    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
     done = {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": datetime.now(UTC).isoformat()}
-    await handle.signal("completion", done)
+    await handle.signal(BeneficiaryJourney.completion, done)
     await wait_status(handle, "INCENTIVES")
     linked = await handle.execute_update(
         "link_payment_account",
@@ -78,7 +79,7 @@ async def paying(harness, account_status: str = "ACTIVE"):  # type: ignore[no-un
     assert linked.verified
     if account_status != "ACTIVE":
         harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status=account_status)
-    await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     return handle
 
 
@@ -112,7 +113,7 @@ async def test_deactivated_nik_after_the_award_returns_the_whole_balance(harness
 
 async def test_death_during_training_voids_the_open_purchase(harness):
     handle = await awarded(harness)
-    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
     await wait_status(handle, "TRAINING")
 
     result = await life_event(handle)
@@ -180,7 +181,7 @@ async def test_death_while_a_payment_is_on_hold_cancels_it_with_the_event_as_rea
 
 async def test_a_repeated_event_changes_nothing(harness):
     handle = await awarded(harness)
-    await handle.signal("revoke", RevokeSignal(reason="x", requested_by="REG", reason_code="DECEASED"))
+    await handle.signal(BeneficiaryJourney.revoke, RevokeSignal(reason="x", requested_by="REG", reason_code="DECEASED"))
     result = await life_event(handle, "NIK_DEACTIVATED")  # the first one wins
     assert result.reasons == ["DECEASED"]
 

@@ -10,7 +10,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from adapters.factory import build_adapters
-from core.contracts import JourneyState, LinkAccountResult, PurchaseResult
+from core.contracts import LinkAccountResult
 from db.models import Beneficiary, Partner, Payment
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
@@ -19,6 +19,7 @@ from tests.workflows.conftest import FAST, PAYMENT_PARTNERS, wait_status
 from tests.workflows.harness import NO_PURCHASE_RACE, Harness, awarded, journey_activities_pinning, order
 from workers.main import build_workers
 from workers.payments import build_payment_workers
+from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
 
@@ -46,12 +47,14 @@ async def trained(harness, profile="prakerja-2020", link=True, review=True):
     handle = await awarded(harness, profile)
     nik = harness.persons[-1].nik
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
-    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
-    await handle.signal("completion", {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()})
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
+    await handle.signal(
+        BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
+    )
     # Nothing can move it on from INCENTIVES yet: incentive 1 waits for the review, surveys for answers.
     await wait_status(handle, "INCENTIVES")
     if review:
-        await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+        await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     if link:
         assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
     return handle
@@ -81,7 +84,7 @@ async def answer_surveys(harness, handle, numbers) -> None:
             continue
         wait = (datetime.fromisoformat(w["opens_at"]) - datetime.now(UTC)).total_seconds()
         await asyncio.sleep(max(wait, 0) + 0.1)
-        await handle.signal("survey_submitted", {"survey_no": w["survey_no"], "submitted_at": _now()})
+        await handle.signal(BeneficiaryJourney.survey_submitted, {"survey_no": w["survey_no"], "submitted_at": _now()})
 
 
 async def ledger(harness, handle) -> dict[str, str]:
@@ -123,7 +126,7 @@ async def test_answers_accepted_just_before_the_close_are_paid_though_they_arriv
     await asyncio.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.5)  # the window's timer fired
 
     late = {"survey_no": 1, "submitted_at": (closes - timedelta(milliseconds=1)).isoformat()}
-    await handle.signal("survey_submitted", late)
+    await handle.signal(BeneficiaryJourney.survey_submitted, late)
 
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
     assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 600_000]
@@ -134,7 +137,7 @@ async def test_first_incentive_waits_for_review_and_account(harness):
     handle = await trained(harness, "prakerja-2023", link=False, review=False)
     await asyncio.sleep(1.5)
     assert harness.world.payments.received("EWALLET") == []
-    await handle.signal("review", {"purchase_ref": "P-1", "rating": 4})
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 4})
     await asyncio.sleep(1.0)
     assert harness.world.payments.received("EWALLET") == []  # still no account: waits, never skipped
     refused = await link_account(handle, "EWALLET", "000000")
@@ -154,9 +157,11 @@ async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(
     nik = harness.persons[-1].nik
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status="CLOSED")
     harness.world.add_payment_account("BANK", "1234567890", nik, kyc=True)
-    await handle.execute_update("purchase", order("P-1"), id="purchase-P-1", result_type=PurchaseResult)
-    await handle.signal("completion", {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()})
-    await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
+    await handle.signal(
+        BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
+    )
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     assert (await link_account(handle, "EWALLET", ACCOUNT)).verified is False  # e-KYC refuses a closed account
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)  # reopened ...
     assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
@@ -171,7 +176,7 @@ async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(
     # The retried instalment and everything after it went to the account support moved it to.
     assert [p.amount for p in harness.world.payments.received("BANK")] == [600_000] * 4
     assert [p.status for p in harness.world.payments.received("EWALLET")] == ["FAILED"]
-    assert (await handle.query("view", result_type=JourneyState)).payment_partner == "BANK"
+    assert (await handle.query(BeneficiaryJourney.view)).payment_partner == "BANK"
 
 
 async def test_revocation_stops_future_payments_and_records_the_clawback(harness):
@@ -179,7 +184,7 @@ async def test_revocation_stops_future_payments_and_records_the_clawback(harness
     async with asyncio.timeout(20):
         while not harness.world.payments.received("EWALLET"):
             await asyncio.sleep(0.1)
-    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud", "requested_by": "op"})
     assert (await asyncio.wait_for(handle.result(), timeout=30)).status == "REVOKED"
     await asyncio.sleep(4)  # well past the next monthly timer: nothing more is paid
     paid = [p.amount for p in harness.world.payments.received("EWALLET") if p.status == "SUCCEEDED"]

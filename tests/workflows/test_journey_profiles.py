@@ -6,7 +6,6 @@ from datetime import date
 
 from sqlalchemy import select
 
-from core.contracts import PurchaseResult
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Payment
 from services import profiles
@@ -14,6 +13,7 @@ from tests.workflows.conftest import wait_status
 from tests.workflows.harness import order
 from tests.workflows.test_journey_money import ACCOUNT, _now, answer_surveys, link_account
 from tests.workflows.test_journey_money import harness as harness  # noqa: F401 (the fixture)
+from workflows.journey import BeneficiaryJourney
 
 PILOT = ProgrammeTerms(
     profile="pilot-2027",
@@ -49,10 +49,12 @@ async def test_a_custom_profiles_cohort_is_paid_by_its_own_terms(harness):
     await wait_status(handle, "AWARDED")
     harness.world.add_payment_account("EWALLET", ACCOUNT, harness.persons[-1].nik, kyc=True)
 
-    bought = await handle.execute_update("purchase", order("P-1", price=1_500_000), id="p1", result_type=PurchaseResult)
-    await handle.signal("completion", {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()})
+    bought = await handle.execute_update(BeneficiaryJourney.purchase, order("P-1", price=1_500_000), id="p1")
+    await handle.signal(
+        BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
+    )
     await wait_status(handle, "INCENTIVES")
-    await handle.signal("review", {"purchase_ref": "P-1", "rating": 5})
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
     await answer_surveys(harness, handle, [1])
     result = await asyncio.wait_for(handle.result(), timeout=60)

@@ -12,6 +12,7 @@ from core.contracts import CancelPurchaseResult, PurchaseResult
 from db.models import BalanceEntry, Beneficiary, Partner, Purchase
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
+from workflows.journey import BeneficiaryJourney
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def harness(dev_harness):
 async def buy(handle, ref, **kw) -> PurchaseResult:
     body = order(ref, **kw)
     update_id = f"purchase-{ref}-{body['course_id']}-{body['marketplace_client_code']}"
-    return await handle.execute_update("purchase", body, id=update_id, result_type=PurchaseResult)
+    return await handle.execute_update(BeneficiaryJourney.purchase, body, id=update_id)
 
 
 async def refusal(coro) -> str:
@@ -79,7 +80,7 @@ async def test_cancel_refunds_once_and_not_after_completion(harness):
             "cancel_purchase", {"purchase_ref": "P-1"}, id="cancel-P-1", result_type=CancelPurchaseResult
         )
         assert result.balance_remaining == 900_000
-    await handle.signal("completion", completion("P-2"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-2"))
     cancel_completed = handle.execute_update(
         "cancel_purchase", {"purchase_ref": "P-2"}, result_type=CancelPurchaseResult
     )
@@ -92,8 +93,8 @@ async def test_first_completion_opens_incentives_and_schedules_surveys(harness):
     await buy(handle, "P-1")
     await buy(handle, "P-2", price=100_000)
     for _ in range(2):
-        await handle.signal("completion", completion("P-1"))
-    await handle.signal("completion", completion("P-2"))
+        await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-2"))
     await wait_status(handle, "INCENTIVES")
     async with harness.sessions() as s:
         b = await s.get(Beneficiary, handle.id.removeprefix("journey-"))
@@ -106,8 +107,9 @@ async def test_first_completion_opens_incentives_and_schedules_surveys(harness):
 async def test_a_review_that_overtakes_its_completion_signal_still_counts(harness):
     handle = await awarded(harness)
     await buy(handle, "P-1")
-    await handle.signal("review", {"purchase_ref": "P-1", "rating": 4})  # the ledger already said COMPLETED
-    await handle.signal("completion", completion("P-1"))
+    # the ledger already said COMPLETED
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 4})
+    await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
 
     view = await wait_status(handle, "INCENTIVES")
     assert (view.completed, view.reviewed, view.ignored_signals) == (["P-1"], ["P-1"], [])
@@ -116,9 +118,9 @@ async def test_a_review_that_overtakes_its_completion_signal_still_counts(harnes
 async def test_completion_of_a_cancelled_purchase_is_ignored(harness):
     handle = await awarded(harness)
     await buy(handle, "P-1")
-    await handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
-    await handle.signal("completion", completion("P-1"))
-    await handle.signal("completion", completion("UNKNOWN"))
+    await handle.execute_update(BeneficiaryJourney.cancel_purchase, {"purchase_ref": "P-1"})
+    await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
+    await handle.signal(BeneficiaryJourney.completion, completion("UNKNOWN"))
     view = await wait_status(handle, "TRAINING")
     assert view.purchases == {"P-1": "CANCELLED"} and view.completed == []
     assert view.ignored_signals == ["completion:P-1:CANCELLED", "completion:UNKNOWN:None"]
@@ -131,9 +133,9 @@ async def test_a_cancel_loses_to_a_completion_the_ledger_already_holds(harness):
     async with harness.sessions.begin() as s:
         await s.execute(update(Purchase).where(Purchase.purchase_ref == "P-1").values(status="COMPLETED"))
 
-    cancel = handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    cancel = handle.execute_update(BeneficiaryJourney.cancel_purchase, {"purchase_ref": "P-1"})
     assert await refusal(cancel) == "PURCHASE_COMPLETED"
-    await handle.signal("completion", completion("P-1"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
 
     view = await wait_status(handle, "INCENTIVES")
     assert (view.purchases, view.completed, view.balance) == ({"P-1": "COMPLETED"}, ["P-1"], 600_000)
@@ -163,7 +165,7 @@ async def test_a_purchase_cancelled_before_the_deadline_does_not_meet_it(clock_h
     harness = clock_harness
     handle = await awarded(harness)
     await buy(handle, "P-1")
-    await handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    await handle.execute_update(BeneficiaryJourney.cancel_purchase, {"purchase_ref": "P-1"})
     await own_clock.sleep(timedelta(days=30) + timedelta(seconds=1))
 
     result = await handle.result()
@@ -181,14 +183,14 @@ async def test_a_new_purchase_after_a_cancelled_one_meets_the_deadline(clock_har
     harness = clock_harness
     handle = await awarded(harness)
     await buy(handle, "P-1")
-    await handle.execute_update("cancel_purchase", {"purchase_ref": "P-1"}, result_type=CancelPurchaseResult)
+    await handle.execute_update(BeneficiaryJourney.cancel_purchase, {"purchase_ref": "P-1"})
     await buy(handle, "P-2", price=100_000)
     await own_clock.sleep(timedelta(days=31))
 
     view = await wait_status(handle, "TRAINING")
 
     assert (view.purchases, view.balance) == ({"P-1": "CANCELLED", "P-2": "PURCHASED"}, 900_000)
-    await handle.signal("completion", completion("P-2"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-2"))
     assert (await wait_status(handle, "INCENTIVES")).completed == ["P-2"]
 
 
@@ -198,8 +200,8 @@ async def test_revocation_voids_open_purchases_and_blocks_the_card(harness):
     handle = await awarded(harness)
     await buy(handle, "P-1")
     await buy(handle, "P-2", price=100_000)
-    await handle.signal("completion", completion("P-2"))
-    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    await handle.signal(BeneficiaryJourney.completion, completion("P-2"))
+    await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud", "requested_by": "op"})
     result = await handle.result()
     assert result.status == "REVOKED"
     assert await ledger(harness, handle) == [
@@ -227,7 +229,7 @@ async def test_a_revocation_does_not_void_a_purchase_the_ledger_shows_completed(
     async with harness.sessions.begin() as s:
         await s.execute(update(Purchase).where(Purchase.purchase_ref == "P-1").values(status="COMPLETED"))
 
-    await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+    await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud", "requested_by": "op"})
 
     assert (await handle.result()).status == "REVOKED"
     assert await ledger(harness, handle) == [
@@ -242,7 +244,7 @@ async def test_programme_close_returns_the_unused_balance(clock_harness, own_clo
     harness = clock_harness
     handle = await awarded(harness)
     await buy(handle, "P-1")
-    await handle.signal("completion", completion("P-1"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
     await wait_status(handle, "INCENTIVES")
     await own_clock.sleep(timedelta(days=366))
     async with asyncio.timeout(15):
@@ -278,7 +280,7 @@ async def test_a_purchase_cancelled_after_the_close_is_refunded_to_the_treasury(
     handle = await awarded(harness)
     await buy(handle, "P-1")
     await buy(handle, "P-2", price=100_000)
-    await handle.signal("completion", completion("P-1"))
+    await handle.signal(BeneficiaryJourney.completion, completion("P-1"))
     await wait_status(handle, "INCENTIVES")
     await own_clock.sleep(timedelta(days=366))
     async with asyncio.timeout(15):
@@ -303,9 +305,9 @@ async def test_revocation_racing_the_first_completion_always_wins(harness):
         await buy(handle, f"P-{i}")
 
     async def complete_then_revoke(i, handle):
-        await handle.signal("completion", completion(f"P-{i}"))
+        await handle.signal(BeneficiaryJourney.completion, completion(f"P-{i}"))
         await asyncio.sleep(i * 0.01)  # sweep the revocation across the schedule_surveys activity's run
-        await handle.signal("revoke", {"reason": "fraud", "requested_by": "op"})
+        await handle.signal(BeneficiaryJourney.revoke, {"reason": "fraud", "requested_by": "op"})
 
     await asyncio.gather(*(complete_then_revoke(i, h) for i, h in enumerate(handles)))
     results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=60)

@@ -72,7 +72,7 @@ async def test_record_histories(harness):
     ineligible = await harness.register(harness.citizen(is_student=True))
     waiting = await harness.register(harness.citizen())
     await wait_status(waiting, "WAITING_FOR_WAVE")
-    await waiting.signal("revoke", {"reason": "fraud report", "requested_by": "op-1"})
+    await waiting.signal(BeneficiaryJourney.revoke, {"reason": "fraud report", "requested_by": "op-1"})
     for handle, status in ((rejected, "REJECTED"), (ineligible, "INELIGIBLE"), (waiting, "REVOKED")):
         assert (await handle.result()).status == status
     awarded = await harness.register(harness.citizen())
