@@ -16,6 +16,7 @@ from core.contracts import (
     ScheduleSurveysInput,
 )
 from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
+from core.problems import ProblemCode
 from db import projection
 from db.models import BalanceEntry, Purchase
 
@@ -63,7 +64,9 @@ class TrainingActivities:
                 raise ApplicationError("unknown purchase", type="InvalidInput", non_retryable=True)
             cancelled = await projection.cancel_open_purchase(session, purchase)
             if not cancelled and await _status(session, input.purchase_ref) == PurchaseStatus.COMPLETED:
-                raise ApplicationError("the training was completed", type="PURCHASE_COMPLETED", non_retryable=True)
+                raise ApplicationError(
+                    "the training was completed", type=ProblemCode.PURCHASE_COMPLETED, non_retryable=True
+                )
             if cancelled:
                 await session.flush()
                 if input.balance_returned:

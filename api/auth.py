@@ -15,6 +15,7 @@ from api.context import get_session, get_settings
 from api.errors import ProblemError
 from api.ratelimit import Caller, enforce
 from core.domain import PartnerKind, Role
+from core.problems import ProblemCode
 from core.security import sign, signature_matches, token_hash, unseal
 from core.settings import Settings
 from db.models import Beneficiary, Partner, StaffToken
@@ -39,7 +40,7 @@ class AuthenticatedPartner:
     name: str
 
 
-def unauthenticated(detail: str, code: str = "UNAUTHENTICATED", scheme: str = "Bearer") -> ProblemError:
+def unauthenticated(detail: str, code: str = ProblemCode.UNAUTHENTICATED, scheme: str = "Bearer") -> ProblemError:
     return ProblemError(401, code, detail, headers={"WWW-Authenticate": scheme})
 
 
@@ -84,7 +85,7 @@ def require_role(*roles: Role) -> Callable[[Staff], Awaitable[Staff]]:
 
     async def check(staff: Annotated[Staff, Depends(current_staff)]) -> Staff:
         if staff.role is not Role.ADMIN and staff.role not in roles:
-            raise ProblemError(403, "FORBIDDEN_ROLE", f"This action needs role {' or '.join(roles)}.")
+            raise ProblemError(403, ProblemCode.FORBIDDEN_ROLE, f"This action needs role {' or '.join(roles)}.")
         return staff
 
     return check
@@ -136,7 +137,9 @@ def require_partner(*kinds: PartnerKind) -> Callable[[AuthenticatedPartner], Awa
         partner: Annotated[AuthenticatedPartner, Depends(current_partner)],
     ) -> AuthenticatedPartner:
         if partner.kind not in kinds:
-            raise ProblemError(403, "FORBIDDEN_PARTNER_KIND", f"This endpoint is for {' or '.join(kinds)} partners.")
+            raise ProblemError(
+                403, ProblemCode.FORBIDDEN_PARTNER_KIND, f"This endpoint is for {' or '.join(kinds)} partners."
+            )
         return partner
 
     return check

@@ -21,6 +21,7 @@ from api.errors import ProblemError
 from api.metrics import Metrics
 from api.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.codec import EncryptionCodec, parse_keys
+from core.problems import ProblemCode
 from core.settings import AdapterMode, Settings
 from core.temporal import connect
 from core.tracing import instrument_http, temporal_interceptors
@@ -134,5 +135,5 @@ async def get_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_temporal(request: Request) -> Client:
     client = await get_ctx(request).connect_temporal()
     if client is None:
-        raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The workflow service is unavailable; retry later.")
+        raise ProblemError(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The workflow service is unavailable; retry later.")
     return client

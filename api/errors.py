@@ -11,21 +11,22 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.problems import ProblemCode
 from services.errors import Refused
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
+    400: ProblemCode.BAD_REQUEST,
+    401: ProblemCode.UNAUTHENTICATED,
+    403: ProblemCode.FORBIDDEN,
+    404: ProblemCode.NOT_FOUND,
+    405: ProblemCode.METHOD_NOT_ALLOWED,
+    406: ProblemCode.NOT_ACCEPTABLE,
+    413: ProblemCode.PAYLOAD_TOO_LARGE,
+    415: ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ProblemCode.RATE_LIMITED,
 }
 
 
@@ -109,9 +110,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     # Only where and what: the input itself may be a NIK, a name or a selfie.
     fields = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
     if any(e.get("type") == "json_invalid" for e in errors):
-        error = ProblemError(422, "INVALID_JSON", "The request body is not valid JSON.", extra={"errors": fields})
+        error = ProblemError(
+            422, ProblemCode.INVALID_JSON, "The request body is not valid JSON.", extra={"errors": fields}
+        )
     else:
-        error = ProblemError(422, "VALIDATION_ERROR", "The request is invalid.", extra={"errors": fields})
+        error = ProblemError(422, ProblemCode.VALIDATION_ERROR, "The request is invalid.", extra={"errors": fields})
     return problem_response(error, request)
 
 
@@ -124,7 +127,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def internal_error() -> JSONResponse:
-    return problem_response(ProblemError(500, "INTERNAL_ERROR", "An unexpected error occurred."))
+    return problem_response(ProblemError(500, ProblemCode.INTERNAL_ERROR, "An unexpected error occurred."))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

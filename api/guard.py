@@ -9,6 +9,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ProblemError, problem_response
+from core.problems import ProblemCode
 
 _JSON_NUL = b"\\u0000"  # the only way JSON text can carry NUL (raw control characters are invalid JSON)
 
@@ -38,5 +39,7 @@ class NulGuardMiddleware:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-    error = ProblemError(422, "INVALID_CHARACTERS", "The request contains a NUL character, which no field accepts.")
+    error = ProblemError(
+        422, ProblemCode.INVALID_CHARACTERS, "The request contains a NUL character, which no field accepts."
+    )
     await problem_response(error)(scope, receive, send)

@@ -10,12 +10,13 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ProblemError
 from core.contracts import journey_id
+from core.problems import ProblemCode
 
 ArgT = TypeVar("ArgT")
 T = TypeVar("T")
 
 # Refusals that are not about the journey's state (409): the request's content, or a partner's outage.
-STATUS_OF = {"EKYC_FAILED": 422, "PARTNER_UNAVAILABLE": 503}
+STATUS_OF: dict[str, int] = {ProblemCode.EKYC_FAILED: 422, ProblemCode.PARTNER_UNAVAILABLE: 503}
 
 
 async def update(
@@ -35,7 +36,7 @@ async def update(
         if isinstance(cause, ApplicationError) and cause.type:
             status = STATUS_OF.get(cause.type, 409)
             raise ProblemError(status, cause.type, cause.message) from None
-        raise ProblemError(409, "UPDATE_REJECTED", "The journey refused the request.") from None
+        raise ProblemError(409, ProblemCode.UPDATE_REJECTED, "The journey refused the request.") from None
     except RPCError as err:
         raise _rpc_problem(err) from None
 
@@ -53,5 +54,5 @@ async def signal(
 
 def _rpc_problem(err: RPCError) -> ProblemError:
     if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-        return ProblemError(409, "JOURNEY_FINISHED", "The journey is no longer running.")
-    return ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be reached; try again.")
+        return ProblemError(409, ProblemCode.JOURNEY_FINISHED, "The journey is no longer running.")
+    return ProblemError(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The journey could not be reached; try again.")

@@ -15,6 +15,7 @@ from api.auth import current_partner, current_staff, current_staff_or_cookie
 from api.errors import PROBLEM_MEDIA_TYPE, Problem, ProblemError, problem_response
 from api.ratelimit import RateLimitMiddleware, anonymous_caller
 from api.schemas import MAX_SELFIE_BYTES
+from core.problems import ProblemCode
 
 KIB = 1024
 # The registration carries the selfie (base64: 4/3 of its bytes) beside a few short fields.
@@ -83,7 +84,9 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-    error = ProblemError(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.", headers=CLOSE)
+    error = ProblemError(
+        413, ProblemCode.PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes.", headers=CLOSE
+    )
     await problem_response(error)(scope, receive, send)
 
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.context import AppContext
 from api.errors import ProblemError, problem_response
+from core.problems import ProblemCode
 from core.security import keyed_hash
 from core.settings import Settings
 
@@ -88,7 +89,7 @@ def rate_limited(wait_s: float) -> ProblemError:
     retry_after = max(1, math.ceil(wait_s))
     return ProblemError(
         429,
-        "RATE_LIMITED",
+        ProblemCode.RATE_LIMITED,
         f"Too many requests; retry in {retry_after} s.",
         headers={"Retry-After": str(retry_after)},
         extra={"retry_after": retry_after},

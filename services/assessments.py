@@ -24,6 +24,7 @@ from core.catalogue import (
     assessment_id,
 )
 from core.domain import PartnerKind
+from core.problems import ProblemCode
 from core.temporal import started
 from db.models import Course, CourseAssessment, Partner
 from db.session import rows_matched
@@ -31,6 +32,7 @@ from services.errors import Refused
 from workflows.assessment import CourseAssessment as AssessmentWorkflow
 
 RESUBMITTABLE = (CourseStatus.REJECTED, CourseStatus.WITHDRAWN)
+ALREADY = {CourseStatus.PENDING: ProblemCode.COURSE_PENDING, CourseStatus.APPROVED: ProblemCode.COURSE_APPROVED}
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,13 @@ async def submit_course(
     """A new course, or a new version of a rejected (or withdrawn) one: a new submission and its assessment."""
     provider = await session.get(Partner, cmd.provider_client_code)
     if provider is None or provider.kind != PartnerKind.TRAINING_PROVIDER:
-        raise Refused(422, "UNKNOWN_PROVIDER", "provider_client_code is not a registered training provider.")
+        raise Refused(422, ProblemCode.UNKNOWN_PROVIDER, "provider_client_code is not a registered training provider.")
     course = await session.get(Course, cmd.course_id)
     previous = None if course is None else CourseStatus(course.status)
     if course is not None and course.marketplace_client_code != cmd.marketplace_client_code:
-        raise Refused(409, "COURSE_EXISTS", f"Course {cmd.course_id} belongs to another seller.")
+        raise Refused(409, ProblemCode.COURSE_EXISTS, f"Course {cmd.course_id} belongs to another seller.")
     if previous is not None and previous not in RESUBMITTABLE:
-        raise Refused(409, f"COURSE_{previous}", f"Course {cmd.course_id} is {previous}: nothing to resubmit.")
+        raise Refused(409, ALREADY[previous], f"Course {cmd.course_id} is {previous}: nothing to resubmit.")
     number = await _next_submission(session, cmd.course_id)
     now = datetime.now(UTC)
     _write_course(session, course, cmd)
@@ -85,7 +87,9 @@ async def submit_course(
         await session.commit()  # the (course, submission) key lets one of two racing submissions through
     except IntegrityError:
         await session.rollback()
-        raise Refused(409, "COURSE_PENDING", f"Course {cmd.course_id} was submitted at the same time.") from None
+        raise Refused(
+            409, ProblemCode.COURSE_PENDING, f"Course {cmd.course_id} was submitted at the same time."
+        ) from None
     start = StartAssessmentInput(course_id=cmd.course_id, submission_no=number, sla_seconds=sla_seconds)
     await _start(session, client, task_queue, start, previous)
     return Submitted(cmd.course_id, number, assessment_id(cmd.course_id, number))
@@ -135,12 +139,16 @@ async def _start(
         )
     except WorkflowAlreadyStartedError:  # ... but one still running is left alone
         await _take_back(session, start, previous)
-        raise Refused(409, "COURSE_PENDING", f"An assessment of {start.course_id} is already running.") from None
+        raise Refused(
+            409, ProblemCode.COURSE_PENDING, f"An assessment of {start.course_id} is already running."
+        ) from None
     except (RPCError, RuntimeError) as err:  # RuntimeError: the client could not (re)connect at all
         # Take the submission back only if it really did not start: a lost answer leaves it running.
         if not await started(client, workflow_id):
             await _take_back(session, start, previous)
-            raise Refused(503, "TEMPORAL_UNAVAILABLE", "The assessment could not be started; try again.") from err
+            raise Refused(
+                503, ProblemCode.TEMPORAL_UNAVAILABLE, "The assessment could not be started; try again."
+            ) from err
 
 
 async def _take_back(session: AsyncSession, start: StartAssessmentInput, previous: CourseStatus | None) -> None:
@@ -162,9 +170,11 @@ async def decide(
     second one); the course is listed (or not) before this returns."""
     row = await latest_assessment(session, course_id)
     if row.status != AssessmentStatus.PENDING:
-        raise Refused(409, "ASSESSMENT_NOT_PENDING", f"The assessment of {course_id} is already {row.status}.")
+        raise Refused(
+            409, ProblemCode.ASSESSMENT_NOT_PENDING, f"The assessment of {course_id} is already {row.status}."
+        )
     if decision is Decision.REJECTED and not reasons:
-        raise Refused(422, "REASONS_REQUIRED", "A rejection needs its reasons.")
+        raise Refused(422, ProblemCode.REASONS_REQUIRED, "A rejection needs its reasons.")
     cmd = DecideAssessmentUpdate(decision=decision, reasons=reasons, decided_by=staff_id)
     handle = client.get_workflow_handle(assessment_id(course_id, row.submission_no))
     try:
@@ -173,14 +183,14 @@ async def decide(
         cause = err.cause
         code = cause.type if isinstance(cause, ApplicationError) and cause.type else "ASSESSMENT_NOT_PENDING"
         raise Refused(
-            422 if code == "REASONS_REQUIRED" else 409, code, "The assessment refused the decision."
+            422 if code == ProblemCode.REASONS_REQUIRED else 409, code, "The assessment refused the decision."
         ) from None
     except RuntimeError as err:
-        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The decision could not be delivered; try again.") from err
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The decision could not be delivered; try again.") from err
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise Refused(409, "ASSESSMENT_NOT_PENDING", "The assessment is no longer running.") from None
-        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The decision could not be delivered; try again.") from err
+            raise Refused(409, ProblemCode.ASSESSMENT_NOT_PENDING, "The assessment is no longer running.") from None
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The decision could not be delivered; try again.") from err
 
 
 async def latest_assessment(session: AsyncSession, course_id: str) -> CourseAssessment:
@@ -191,7 +201,7 @@ async def latest_assessment(session: AsyncSession, course_id: str) -> CourseAsse
         .limit(1)
     )
     if row is None:
-        raise Refused(404, "ASSESSMENT_NOT_FOUND", f"No assessment of course {course_id}.")
+        raise Refused(404, ProblemCode.ASSESSMENT_NOT_FOUND, f"No assessment of course {course_id}.")
     return row
 
 
@@ -205,9 +215,9 @@ async def withdraw(session: AsyncSession, course_id: str) -> Course:
     await session.commit()
     course = await session.get(Course, course_id)
     if course is None:
-        raise Refused(404, "COURSE_NOT_FOUND", f"No course {course_id}.")
+        raise Refused(404, ProblemCode.COURSE_NOT_FOUND, f"No course {course_id}.")
     if rows_matched(done) != 1:
-        raise Refused(409, "COURSE_NOT_APPROVED", f"Course {course_id} is {course.status}, not APPROVED.")
+        raise Refused(409, ProblemCode.COURSE_NOT_APPROVED, f"Course {course_id} is {course.status}, not APPROVED.")
     await session.refresh(course)
     return course
 
@@ -215,7 +225,9 @@ async def withdraw(session: AsyncSession, course_id: str) -> Course:
 def on_sale(course: Course) -> None:
     """Only approved courses can be bought."""
     if course.status != CourseStatus.APPROVED:
-        raise Refused(409, "COURSE_NOT_APPROVED", f"Course {course.course_id} is {course.status}, not on sale.")
+        raise Refused(
+            409, ProblemCode.COURSE_NOT_APPROVED, f"Course {course.course_id} is {course.status}, not on sale."
+        )
 
 
 @dataclass(frozen=True)
@@ -248,4 +260,4 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str, int]:
         at, course_id, number = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         return datetime.fromisoformat(at), str(course_id), int(number)
     except (ValueError, TypeError):
-        raise Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out.") from None
+        raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.") from None

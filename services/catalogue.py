@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 
 from core.catalogue import CourseStatus
+from core.problems import ProblemCode
 from db.models import Course, Purchase
 from db.session import rows_matched
 from services.errors import Refused
@@ -102,7 +103,7 @@ def _attr(sort: Sort) -> str:
 
 
 def _parse_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
-    refused = Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out (with this sort).")
+    refused = Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out (with this sort).")
     try:
         raw = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4))
         kind, value, course_id = json.loads(raw)
@@ -125,7 +126,7 @@ def _parse_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
 async def approved_course(session: AsyncSession, course_id: str) -> Course:
     course = await session.get(Course, course_id)
     if course is None or course.status != CourseStatus.APPROVED:
-        raise Refused(404, "COURSE_NOT_FOUND", f"No course {course_id} in the catalogue.")
+        raise Refused(404, ProblemCode.COURSE_NOT_FOUND, f"No course {course_id} in the catalogue.")
     return course
 
 
@@ -160,7 +161,7 @@ async def record_review(session: AsyncSession, purchase: Purchase, rating: int, 
         .execution_options(synchronize_session=False)
     )
     if rows_matched(written) != 1:
-        raise Refused(409, "REVIEW_CONFLICT", "The review changed at the same time; send it again.")
+        raise Refused(409, ProblemCode.REVIEW_CONFLICT, "The review changed at the same time; send it again.")
     added, counted = rating - (previous or 0), 0 if previous is not None else 1
     await session.execute(
         update(Course)

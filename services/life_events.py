@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.contracts import RevokeSignal, journey_id
 from core.domain import FINAL_STATUSES, LifeEvent
+from core.problems import ProblemCode
 from db import registrations
 from db.models import Beneficiary, NikBlacklist
 from services.errors import Refused
@@ -72,10 +73,12 @@ async def _revoke(client: Client, registration_id: str, cmd: ReportLifeEvent) ->
     try:
         await client.get_workflow_handle(journey_id(registration_id)).signal(BeneficiaryJourney.revoke, signal)
     except RuntimeError as err:  # the client could not (re)connect at all
-        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The event could not be applied; send it again.") from err
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The event could not be applied; send it again.") from err
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: the journey has ended, nothing left to stop
-            raise Refused(503, "TEMPORAL_UNAVAILABLE", "The event could not be applied; send it again.") from err
+            raise Refused(
+                503, ProblemCode.TEMPORAL_UNAVAILABLE, "The event could not be applied; send it again."
+            ) from err
 
 
 async def admit_registration(session: AsyncSession, registration_id: str, nik_hash: str) -> None:
@@ -86,4 +89,4 @@ async def admit_registration(session: AsyncSession, registration_id: str, nik_ha
     if entry is None or entry.reason not in LIFE_EVENTS:
         return
     await registrations.withdraw(session, registration_id)
-    raise Refused(409, "NIK_NOT_ELIGIBLE", "This NIK cannot register for the programme.")
+    raise Refused(409, ProblemCode.NIK_NOT_ELIGIBLE, "This NIK cannot register for the programme.")

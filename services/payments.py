@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.domain import PartnerKind, PaymentStatus
 from core.payments import RetryOutcome, RetryPaymentInput, RetryPaymentResult, payment_workflow_id
+from core.problems import ProblemCode
 from db.models import Beneficiary, Partner, Payment
 from services.errors import Refused
 from workflows.disbursement import Disbursement
@@ -43,11 +44,11 @@ async def plan_retry(session: AsyncSession, cmd: RetryPayment) -> RetryPlan:
     currently linked account is used if it changed since the payment was sent."""
     payment = await session.get(Payment, cmd.payment_id)
     if payment is None:
-        raise Refused(404, "PAYMENT_NOT_FOUND", f"No payment {cmd.payment_id}.")
+        raise Refused(404, ProblemCode.PAYMENT_NOT_FOUND, f"No payment {cmd.payment_id}.")
     partner, account = await _target(session, payment, cmd)
     plan = RetryPlan(payment, partner, account, cmd.requested_by)
     if payment.status != PaymentStatus.ON_HOLD:
-        raise Refused(409, "PAYMENT_NOT_ON_HOLD", f"The payment is {payment.status}, not ON_HOLD.")
+        raise Refused(409, ProblemCode.PAYMENT_NOT_ON_HOLD, f"The payment is {payment.status}, not ON_HOLD.")
     return plan
 
 
@@ -66,12 +67,14 @@ async def execute_retry(session: AsyncSession, client: Client, plan: RetryPlan) 
     if result.outcome is RetryOutcome.EKYC_FAILED:
         raise Refused(
             422,
-            "EKYC_FAILED",
+            ProblemCode.EKYC_FAILED,
             f"The partner's e-KYC refused the account: {result.reason}.",
             extra={"reason": result.reason},
         )
     if result.outcome is RetryOutcome.PARTNER_UNAVAILABLE:
-        raise Refused(503, "PARTNER_UNAVAILABLE", "The payment partner could not verify the account; retry later.")
+        raise Refused(
+            503, ProblemCode.PARTNER_UNAVAILABLE, "The payment partner could not verify the account; retry later."
+        )
     await _follow_to_new_account(session, payment, plan.partner_client_code, plan.account_number)
     return result
 
@@ -98,11 +101,11 @@ async def _follow_to_new_account(
 async def _target(session: AsyncSession, payment: Payment, cmd: RetryPayment) -> tuple[str | None, str | None]:
     """Where the retry goes: as asked, else the beneficiary's linked account if it differs, else unchanged."""
     if cmd.account_number and not cmd.partner_client_code:
-        raise Refused(422, "PARTNER_REQUIRED", "An account number needs its partner_client_code.")
+        raise Refused(422, ProblemCode.PARTNER_REQUIRED, "An account number needs its partner_client_code.")
     if cmd.partner_client_code:
         found = await session.get(Partner, cmd.partner_client_code)
         if found is None or found.kind != PartnerKind.PAYMENT:
-            raise Refused(422, "UNKNOWN_PAYMENT_PARTNER", f"No payment partner {cmd.partner_client_code}.")
+            raise Refused(422, ProblemCode.UNKNOWN_PAYMENT_PARTNER, f"No payment partner {cmd.partner_client_code}.")
         return cmd.partner_client_code, cmd.account_number
     beneficiary = await session.get(Beneficiary, payment.registration_id)
     if beneficiary and beneficiary.payment_partner and beneficiary.payment_account:
@@ -118,13 +121,13 @@ async def _execute(client: Client, payment_id: str, retry: RetryPaymentInput, up
         return await handle.execute_update(Disbursement.retry, retry, id=update_id)
     except WorkflowUpdateFailedError:
         # The workflow's validator is the authority: the payment left ON_HOLD (paid, retried or cancelled).
-        raise Refused(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer on hold.") from None
+        raise Refused(409, ProblemCode.PAYMENT_NOT_ON_HOLD, "The payment is no longer on hold.") from None
     except RuntimeError as err:  # the client could not (re)connect at all
-        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The retry could not be delivered; try again.") from err
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The retry could not be delivered; try again.") from err
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise Refused(409, "PAYMENT_NOT_ON_HOLD", "The payment is no longer in progress.") from None
-        raise Refused(503, "TEMPORAL_UNAVAILABLE", "The retry could not be delivered; try again.") from err
+            raise Refused(409, ProblemCode.PAYMENT_NOT_ON_HOLD, "The payment is no longer in progress.") from None
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The retry could not be delivered; try again.") from err
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,9 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
-        raise Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out.") from None
+        raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.") from None
     if not sep or not payment_id:
-        raise Refused(422, "INVALID_CURSOR", "The cursor is not one this list gave out.")
+        raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.")
     return moment, payment_id
 
 

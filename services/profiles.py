@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.problems import ProblemCode
 from core.terms import PROFILES, ProgrammeTerms
 from db.models import ProgrammeProfile
 from services.errors import Refused
@@ -39,12 +40,16 @@ def problems(terms: ProgrammeTerms) -> list[str]:
 async def define(session: AsyncSession, terms: ProgrammeTerms, created_by: str) -> ProgrammeTerms:
     """Write a new profile. The same body again is accepted (a retried request); another under that name is not."""
     if found := problems(terms):
-        raise Refused(422, "INVALID_PROFILE", "The terms are not usable: " + ", ".join(found), extra={"reasons": found})
+        raise Refused(
+            422, ProblemCode.INVALID_PROFILE, "The terms are not usable: " + ", ".join(found), extra={"reasons": found}
+        )
     existing = await get(session, terms.profile)
     if existing is not None:
         if existing == terms:
             return existing
-        raise Refused(409, "PROFILE_EXISTS", f"Profile {terms.profile} exists with other terms; it never changes.")
+        raise Refused(
+            409, ProblemCode.PROFILE_EXISTS, f"Profile {terms.profile} exists with other terms; it never changes."
+        )
     session.add(ProgrammeProfile(profile=terms.profile, terms=terms.model_dump(mode="json"), created_by=created_by))
     try:
         await session.commit()
@@ -65,7 +70,7 @@ async def resolve(session: AsyncSession, name: str, time_scale: float = 1.0) -> 
     """The named profile with this deployment's time scale; 422 UNKNOWN_PROFILE when there is none."""
     terms = await get(session, name)
     if terms is None:
-        raise Refused(422, "UNKNOWN_PROFILE", f"No programme profile {name}.")
+        raise Refused(422, ProblemCode.UNKNOWN_PROFILE, f"No programme profile {name}.")
     return terms.model_copy(update={"time_scale": time_scale})
 
 

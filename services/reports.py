@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import PartnerKind, PaymentStatus
 from core.payments import AttemptStatus, day_bounds
+from core.problems import ProblemCode
 from db.models import Partner, Payment, PaymentAttempt
 from services.errors import Refused
 
@@ -43,9 +44,9 @@ def report_range(start: date | None, end: date | None, today: date) -> tuple[dat
     end = end or today
     start = start or end - timedelta(days=6)
     if start > end:
-        raise Refused(422, "INVALID_RANGE", "`from` is after `to`.")
+        raise Refused(422, ProblemCode.INVALID_RANGE, "`from` is after `to`.")
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise Refused(422, "INVALID_RANGE", f"A report covers at most {MAX_RANGE_DAYS} days.")
+        raise Refused(422, ProblemCode.INVALID_RANGE, f"A report covers at most {MAX_RANGE_DAYS} days.")
     return start, end
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import BalanceEntryKind, JourneyStatus, PaymentStatus
 from core.payments import AttemptStatus
+from core.problems import ProblemCode
 from db.models import (
     AuditLog,
     BalanceEntry,
@@ -268,7 +269,7 @@ def _accounts(r: _Records) -> Iterator[TimelineItem]:
     for row in r.calls(LINK_ACCOUNT):
         if _ok(row):
             detail: Detail = {"verified": True, "partner": row.detail.get("partner_client_code")}
-        elif row.detail.get("code") == "EKYC_FAILED":
+        elif row.detail.get("code") == ProblemCode.EKYC_FAILED:
             detail = {"verified": False, "reason": row.detail.get("reason")}
         else:
             continue  # refused before any partner looked at it (not awarded yet, malformed)

@@ -16,6 +16,7 @@ from adapters.errors import PartnerError
 from adapters.messaging import MessageGateway
 from core.contracts import Applicant
 from core.domain import JourneyStatus
+from core.problems import ProblemCode
 from core.security import seal, unseal
 from db import registrations
 from db.models import Beneficiary
@@ -72,7 +73,7 @@ async def send_code(session: AsyncSession, registration_id: str, secret_key: str
     """A fresh code (the previous one stops working), at most MAX_SENDS per registration."""
     b, state = await _pending(session, registration_id)
     if state["sends"] >= MAX_SENDS:
-        raise Refused(409, "VERIFICATION_SEND_LIMIT", "No more codes can be sent for this registration.")
+        raise Refused(409, ProblemCode.VERIFICATION_SEND_LIMIT, "No more codes can be sent for this registration.")
     code = _new_code()
     expires = datetime.now(UTC) + CODE_TTL
     state = state | {"digest": _digest(secret_key, registration_id, code), "attempts": 0}
@@ -83,7 +84,7 @@ async def send_code(session: AsyncSession, registration_id: str, secret_key: str
     try:
         await gateway.send_code(phone, code)
     except PartnerError as err:
-        raise Refused(503, "MESSAGING_UNAVAILABLE", "The code could not be sent; ask for another.") from err
+        raise Refused(503, ProblemCode.MESSAGING_UNAVAILABLE, "The code could not be sent; ask for another.") from err
 
 
 async def confirm(session: AsyncSession, registration_id: str, code: str, secret_key: str) -> Applicant:
@@ -91,15 +92,17 @@ async def confirm(session: AsyncSession, registration_id: str, code: str, secret
     b, state = await _pending(session, registration_id)
     if not state.get("verified"):
         if state.get("attempts", 0) >= MAX_ATTEMPTS:
-            raise Refused(409, "VERIFICATION_LOCKED", "Too many wrong codes: ask for a new one.")
+            raise Refused(409, ProblemCode.VERIFICATION_LOCKED, "Too many wrong codes: ask for a new one.")
         if datetime.now(UTC) >= datetime.fromisoformat(state["expires_at"]):
-            raise Refused(409, "VERIFICATION_EXPIRED", "The code has expired: ask for a new one.")
+            raise Refused(409, ProblemCode.VERIFICATION_EXPIRED, "The code has expired: ask for a new one.")
         if not hmac.compare_digest(state["digest"], _digest(secret_key, registration_id, code)):
             attempts = state.get("attempts", 0) + 1
             b.detail = {**b.detail, KEY: state | {"attempts": attempts}}
             await session.commit()
             left = MAX_ATTEMPTS - attempts
-            raise Refused(422, "VERIFICATION_FAILED", "That code is not right.", extra={"attempts_left": left})
+            raise Refused(
+                422, ProblemCode.VERIFICATION_FAILED, "That code is not right.", extra={"attempts_left": left}
+            )
         b.detail = {**b.detail, KEY: state | {"verified": True}}
         await session.commit()
     return Applicant.model_validate(json.loads(unseal(secret_key, state["sealed"]))["applicant"])
@@ -117,5 +120,5 @@ async def started(session: AsyncSession, registration_id: str) -> None:
 async def _pending(session: AsyncSession, registration_id: str) -> tuple[Beneficiary, dict]:
     b = await session.get(Beneficiary, registration_id, populate_existing=True)
     if b is None or b.status != JourneyStatus.PENDING_VERIFICATION or KEY not in (b.detail or {}):
-        raise Refused(409, "VERIFICATION_NOT_PENDING", "This registration is not waiting for a code.")
+        raise Refused(409, ProblemCode.VERIFICATION_NOT_PENDING, "This registration is not waiting for a code.")
     return b, dict(b.detail[KEY])

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from core.contracts import WaveDrawInput, draw_id
 from core.domain import WaveStatus
+from core.problems import ProblemCode
 from core.temporal import started
 from db.models import Beneficiary, Wave
 from db.session import rows_matched
@@ -42,7 +43,7 @@ async def list_waves(session: AsyncSession, limit: int = 50) -> list[Wave]:
 async def get_wave(session: AsyncSession, wave_id: str) -> Wave:
     wave = await session.get(Wave, wave_id)
     if wave is None:
-        raise Refused(404, "WAVE_NOT_FOUND", f"No wave {wave_id}.")
+        raise Refused(404, ProblemCode.WAVE_NOT_FOUND, f"No wave {wave_id}.")
     return wave
 
 
@@ -51,7 +52,7 @@ async def open_wave(session: AsyncSession, cmd: OpenWave) -> Wave:
     Applicants who join its pool are judged by its profile's rules, and its awards pin its terms."""
     await profiles.resolve(session, cmd.profile)  # 422 UNKNOWN_PROFILE
     if await session.scalar(select(Wave.wave_id).where(Wave.status != WaveStatus.DRAWN).limit(1)):
-        raise Refused(409, "WAVE_ALREADY_OPEN", "Another wave is open or drawing; draw it first.")
+        raise Refused(409, ProblemCode.WAVE_ALREADY_OPEN, "Another wave is open or drawing; draw it first.")
     wave = Wave(
         wave_id="WAVE-" + secrets.token_hex(4).upper(),
         name=cmd.name,
@@ -66,7 +67,7 @@ async def open_wave(session: AsyncSession, cmd: OpenWave) -> Wave:
     try:
         await session.commit()
     except IntegrityError:
-        raise Refused(409, "WAVE_ALREADY_OPEN", "Another wave was opened at the same time.") from None
+        raise Refused(409, ProblemCode.WAVE_ALREADY_OPEN, "Another wave was opened at the same time.") from None
     return wave
 
 
@@ -80,7 +81,7 @@ async def draw_wave(session: AsyncSession, client: Client, task_queue: str, wave
     )
     if rows_matched(closed) != 1:
         wave = await get_wave(session, wave_id)
-        raise Refused(409, "WAVE_NOT_OPEN", f"Wave {wave_id} is already {wave.status}.")
+        raise Refused(409, ProblemCode.WAVE_NOT_OPEN, f"Wave {wave_id} is already {wave.status}.")
     await session.commit()
     try:
         await client.start_workflow(
@@ -96,7 +97,7 @@ async def draw_wave(session: AsyncSession, client: Client, task_queue: str, wave
         if not await started(client, draw_id(wave_id)):
             await session.execute(update(Wave).where(Wave.wave_id == wave_id).values(status=WaveStatus.OPEN, seed=None))
             await session.commit()
-            raise Refused(503, "TEMPORAL_UNAVAILABLE", "The draw could not be started; try again.") from err
+            raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The draw could not be started; try again.") from err
     wave = await get_wave(session, wave_id)
     await session.refresh(wave)
     return wave

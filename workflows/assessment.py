@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
         MarkOverdueInput,
         StartAssessmentInput,
     )
+    from core.problems import ProblemCode
     from workflows.options import DATABASE_CALL
 
 
@@ -60,6 +61,6 @@ class CourseAssessment:
     @decide.validator
     def _pending_only(self, cmd: DecideAssessmentUpdate) -> None:
         if self.claimed is not None:
-            raise ApplicationError("The assessment was already decided.", type="ASSESSMENT_NOT_PENDING")
+            raise ApplicationError("The assessment was already decided.", type=ProblemCode.ASSESSMENT_NOT_PENDING)
         if cmd.decision is Decision.REJECTED and not cmd.reasons:
-            raise ApplicationError("A rejection needs its reasons.", type="REASONS_REQUIRED")
+            raise ApplicationError("A rejection needs its reasons.", type=ProblemCode.REASONS_REQUIRED)

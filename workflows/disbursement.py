@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         attempt_id_for,
         payment_task_queue,
     )
+    from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
     from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, ResultT
 
@@ -338,7 +339,7 @@ class Disbursement:
                 if not kyc.verified:
                     return self._retry_result(RetryOutcome.EKYC_FAILED, kyc.reason)
             if not self._holding() or self.cancel_requested:
-                raise ApplicationError("the payment left ON_HOLD meanwhile", type="PAYMENT_NOT_ON_HOLD")
+                raise ApplicationError("the payment left ON_HOLD meanwhile", type=ProblemCode.PAYMENT_NOT_ON_HOLD)
             self.retry_request = input.model_copy(update={"partner_client_code": partner, "account_number": account})
             return self._retry_result(RetryOutcome.ACCEPTED)
         finally:
@@ -347,7 +348,7 @@ class Disbursement:
     @retry.validator
     def _only_on_hold(self, input: RetryPaymentInput) -> None:
         if not self._holding() or self.cancel_requested or self.retry_in_progress or self.retry_request is not None:
-            raise ApplicationError(f"payment is {self.status.value}, not ON_HOLD", type="PAYMENT_NOT_ON_HOLD")
+            raise ApplicationError(f"payment is {self.status.value}, not ON_HOLD", type=ProblemCode.PAYMENT_NOT_ON_HOLD)
 
     def _holding(self) -> bool:
         return self.status is PaymentStatus.ON_HOLD or self.recording_hold

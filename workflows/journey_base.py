@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.domain import JourneyStatus, PurchaseStatus
     from core.payments import DisburseResult
+    from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
     from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
@@ -27,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
 SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
 
 
-def refuse(code: str, message: str) -> ApplicationError:
+def refuse(code: ProblemCode, message: str) -> ApplicationError:
     """A business refusal of an update; `type` is the API's problem code."""
     return ApplicationError(message, type=code, non_retryable=True)
 

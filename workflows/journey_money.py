@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import LinkAccountResult, LinkAccountUpdate, SurveySignal, SurveyWindow
     from core.domain import JourneyStatus, PaymentKind
     from core.payments import DisburseInput, PaymentHoldSignal, VerifyAccountInput, payment_id_for, payment_workflow_id
+    from core.problems import ProblemCode
     from core.terms import ProgrammeTerms
     from workflows.disbursement import Disbursement, kyc_options
     from workflows.journey_base import JourneyBase, refuse
@@ -107,7 +108,9 @@ class MoneyHandlers(JourneyBase):
                 **kyc_options(update.partner_client_code),
             )
         except ActivityError:
-            raise refuse("PARTNER_UNAVAILABLE", "the payment partner did not answer; try again later") from None
+            raise refuse(
+                ProblemCode.PARTNER_UNAVAILABLE, "the payment partner did not answer; try again later"
+            ) from None
         if kyc.verified:
             self.account = update
             self._set_status(self.status)
@@ -116,7 +119,7 @@ class MoneyHandlers(JourneyBase):
     @link_payment_account.validator
     def _check_link(self, update: LinkAccountUpdate) -> None:
         if self.revocation is not None or self.finishing or self.prakerja_number is None:
-            raise refuse("NOT_AWARDED", "only an awarded, running journey can link a payment account")
+            raise refuse(ProblemCode.NOT_AWARDED, "only an awarded, running journey can link a payment account")
 
     @workflow.signal
     def survey_submitted(self, signal: SurveySignal) -> None:

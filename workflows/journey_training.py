@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewSignal,
     )
     from core.domain import JourneyStatus, PurchaseStatus
+    from core.problems import ProblemCode
     from workflows.journey_base import SPENDING, JourneyBase, refuse
     from workflows.options import DATABASE_CALL
 
@@ -44,7 +45,7 @@ class TrainingHandlers(JourneyBase):
                     del self.purchases[update.purchase_ref], self.purchase_status[update.purchase_ref]
                     del self.purchase_results[update.purchase_ref]
                     self.balance += update.price
-                    raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref was used for another card") from None
+                    raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref was used for another card") from None
                 self.recorded_purchases += 1
                 self._set_status(self.status)
             return self.purchase_results[update.purchase_ref]
@@ -54,16 +55,18 @@ class TrainingHandlers(JourneyBase):
         known = self.purchases.get(update.purchase_ref)
         if known is not None:
             if (known.course_id, known.marketplace_client_code) != (update.course_id, update.marketplace_client_code):
-                raise refuse("PURCHASE_REF_CONFLICT", "purchase_ref already used for another purchase")
+                raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref already used for another purchase")
             return
         if self.revocation is not None or self.status == JourneyStatus.REVOKED:
-            raise refuse("REVOKED", "the card is revoked")
+            raise refuse(ProblemCode.REVOKED, "the card is revoked")
         if self.prakerja_number is None or self.status not in SPENDING or self.finishing:
-            raise refuse("NOT_AWARDED", "the card cannot buy training now")
+            raise refuse(ProblemCode.NOT_AWARDED, "the card cannot buy training now")
         if self.closed:
-            raise refuse("PROGRAMME_CLOSED", "the programme has closed")
+            raise refuse(ProblemCode.PROGRAMME_CLOSED, "the programme has closed")
         if update.price > self.balance:
-            raise refuse("INSUFFICIENT_BALANCE", f"price {update.price} exceeds the remaining balance {self.balance}")
+            raise refuse(
+                ProblemCode.INSUFFICIENT_BALANCE, f"price {update.price} exceeds the remaining balance {self.balance}"
+            )
 
     @workflow.update
     async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:
@@ -81,7 +84,7 @@ class TrainingHandlers(JourneyBase):
                         **DATABASE_CALL,
                     )
                 except ActivityError:
-                    raise refuse("PURCHASE_COMPLETED", "the training was completed meanwhile") from None
+                    raise refuse(ProblemCode.PURCHASE_COMPLETED, "the training was completed meanwhile") from None
                 self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
                 self.cancelled_purchases += 1
                 if not returned:
@@ -92,11 +95,11 @@ class TrainingHandlers(JourneyBase):
     def _check_cancel(self, update: CancelPurchaseUpdate) -> None:
         status = self.purchase_status.get(update.purchase_ref)
         if status is None:
-            raise refuse("PURCHASE_NOT_FOUND", "no such purchase on this card")
+            raise refuse(ProblemCode.PURCHASE_NOT_FOUND, "no such purchase on this card")
         if status == PurchaseStatus.COMPLETED:
-            raise refuse("PURCHASE_COMPLETED", "a completed training cannot be cancelled")
+            raise refuse(ProblemCode.PURCHASE_COMPLETED, "a completed training cannot be cancelled")
         if status == PurchaseStatus.PURCHASED and (self.finishing or self.revocation is not None):
-            raise refuse("REVOKED", "the card is revoked")
+            raise refuse(ProblemCode.REVOKED, "the card is revoked")
 
     @workflow.signal
     def completion(self, signal: CompletionSignal) -> None:

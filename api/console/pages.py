@@ -26,6 +26,7 @@ from api.deps import SessionDep, SettingsDep, SnapshotDep
 from api.views import journey_view, mask
 from core.contracts import journey_id
 from core.domain import PaymentKind, PaymentStatus, Role
+from core.problems import ProblemCode
 from core.security import seal, unseal
 from core.settings import Settings
 from services import journeys, profiles, waves
@@ -90,7 +91,7 @@ async def maybe_temporal(request: Request) -> Client | None:
 
 ConsoleDep = Annotated[Console, Depends(console)]
 MaybeTemporal = Annotated[Client | None, Depends(maybe_temporal)]
-TEMPORAL_DOWN = Refused(503, "TEMPORAL_UNAVAILABLE", "The workflow service is unavailable; try again.")
+TEMPORAL_DOWN = Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The workflow service is unavailable; try again.")
 CsrfField = Annotated[str, Form(alias=csrf.CSRF_FIELD)]
 
 
@@ -317,12 +318,12 @@ def _unsealed(page: Console, sealed: str) -> str:
     try:
         return unseal(page.settings.secret_key, sealed) if sealed else ""
     except (ValueError, InvalidTag):
-        raise Refused(422, "INVALID_INPUT", "account number", extra={"reason": "ACCOUNT_NUMBER"}) from None
+        raise Refused(422, ProblemCode.INVALID_INPUT, "account number", extra={"reason": "ACCOUNT_NUMBER"}) from None
 
 
 def _retry_cmd(page: Console, payment_id: str, partner: str, account: str) -> RetryPayment:
     if account and not _ACCOUNT.match(account):
-        raise Refused(422, "INVALID_INPUT", "account number", extra={"reason": "ACCOUNT_NUMBER"})
+        raise Refused(422, ProblemCode.INVALID_INPUT, "account number", extra={"reason": "ACCOUNT_NUMBER"})
     assert page.staff is not None
     return RetryPayment(payment_id, page.staff.staff_id, partner or None, account or None)
 

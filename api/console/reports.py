@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.pages import STAFF_PAGES, ConsoleDep, guard, render, rupiah
 from api.deps import SnapshotDep
+from core.problems import ProblemCode
 from services.errors import Refused
 from services.reports import PartnerSla, payment_partner_sla, report_range
 
@@ -45,7 +46,7 @@ def _day(text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Refused(422, "INVALID_RANGE", "not a date") from None
+        raise Refused(422, ProblemCode.INVALID_RANGE, "not a date") from None
 
 
 def _row(r: PartnerSla) -> dict[str, str | int]:

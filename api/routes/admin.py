@@ -12,6 +12,7 @@ from api.deps import AdminDep, SessionDep, SettingsDep
 from api.errors import ProblemError, problem_responses
 from core.catalogue import CourseStatus
 from core.domain import PartnerKind, Role
+from core.problems import ProblemCode
 from core.security import new_token, seal, token_hash
 from db.models import Course, Partner, StaffToken, utcnow
 
@@ -72,7 +73,7 @@ async def create_partner(
 ) -> PartnerResult:
     """Register a partner and return its signing key (only this once); 409 `PARTNER_EXISTS` on a repeat."""
     add_audit_detail(request, client_code=body.client_code, kind=body.kind.value)
-    exists = ProblemError(409, "PARTNER_EXISTS", f"Partner {body.client_code} is already registered.")
+    exists = ProblemError(409, ProblemCode.PARTNER_EXISTS, f"Partner {body.client_code} is already registered.")
     if await session.get(Partner, body.client_code) is not None:
         raise exists
     sign_key = secrets.token_hex(32)
@@ -92,7 +93,9 @@ async def create_course(body: CreateCourseInput, _: AdminDep, session: SessionDe
     add_audit_detail(request, course_id=body.course_id, provider_client_code=body.provider_client_code)
     provider = await session.get(Partner, body.provider_client_code)
     if provider is None or provider.kind != PartnerKind.TRAINING_PROVIDER:
-        raise ProblemError(422, "UNKNOWN_PROVIDER", "provider_client_code is not a registered training provider.")
+        raise ProblemError(
+            422, ProblemCode.UNKNOWN_PROVIDER, "provider_client_code is not a registered training provider."
+        )
     existing = await session.get(Course, body.course_id)
     if existing is None:
         session.add(Course(**body.model_dump(), status=CourseStatus.APPROVED, listed_at=utcnow()))
@@ -103,5 +106,5 @@ async def create_course(body: CreateCourseInput, _: AdminDep, session: SessionDe
             existing = await session.get(Course, body.course_id)
     result = CourseResult(**body.model_dump())
     if existing is not None and CourseResult.model_validate(existing, from_attributes=True) != result:
-        raise ProblemError(409, "COURSE_EXISTS", f"Course {body.course_id} exists with different data.")
+        raise ProblemError(409, ProblemCode.COURSE_EXISTS, f"Course {body.course_id} exists with different data.")
     return result

@@ -14,6 +14,7 @@ from api.audit import add_audit_detail
 from api.deps import ContextDep, StaffOrCookieDep
 from api.errors import ProblemError, problem_responses
 from core.codec import UnknownKeyError
+from core.problems import ProblemCode
 
 router = APIRouter(prefix="/codec", tags=["operations"], responses=problem_responses(401, 422))
 
@@ -70,6 +71,8 @@ async def decode(body: CodecPayloads, _: StaffOrCookieDep, ctx: ContextDep, requ
     try:
         return _from_temporal(await ctx.codec.decode(_to_temporal(body)))
     except UnknownKeyError:
-        raise ProblemError(422, "CODEC_UNKNOWN_KEY", "A payload names a key this server does not hold.") from None
+        raise ProblemError(
+            422, ProblemCode.CODEC_UNKNOWN_KEY, "A payload names a key this server does not hold."
+        ) from None
     except (InvalidTag, DecodeError, ValueError):  # ValueError: too short to hold a nonce
-        raise ProblemError(422, "CODEC_DECRYPT_FAILED", "A payload could not be decrypted.") from None
+        raise ProblemError(422, ProblemCode.CODEC_DECRYPT_FAILED, "A payload could not be decrypted.") from None

@@ -12,6 +12,7 @@ from api.console.csrf import same_origin
 from api.deps import SessionDep, SettingsDep
 from api.errors import ProblemError, problem_responses
 from core.domain import Role
+from core.problems import ProblemCode
 
 router = APIRouter(prefix="/console", tags=["console"])
 
@@ -42,11 +43,11 @@ async def _submitted_token(request: Request) -> str:
         try:
             data = json.loads(raw)
         except ValueError:
-            raise ProblemError(422, "INVALID_JSON", "The request body is not valid JSON.") from None
+            raise ProblemError(422, ProblemCode.INVALID_JSON, "The request body is not valid JSON.") from None
         token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         missing = {"errors": [{"loc": ["body", "token"], "msg": "Field required"}]}
-        raise ProblemError(422, "VALIDATION_ERROR", "The request is invalid.", extra=missing)
+        raise ProblemError(422, ProblemCode.VALIDATION_ERROR, "The request is invalid.", extra=missing)
     return token
 
 
@@ -54,7 +55,7 @@ async def _submitted_token(request: Request) -> str:
 async def login(request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> ConsoleSession:
     """Exchange a staff token (JSON or form field `token`) for an HttpOnly `prakerja_staff` cookie."""
     if not same_origin(request):  # a page of another site must not sign a browser in (login CSRF)
-        raise ProblemError(403, "CROSS_SITE_REQUEST", "Sign in from the console's own pages.")
+        raise ProblemError(403, ProblemCode.CROSS_SITE_REQUEST, "Sign in from the console's own pages.")
     token = await _submitted_token(request)
     staff = await find_staff(session, settings, token)
     if staff is None:

@@ -9,6 +9,7 @@ from api.audit import add_audit_detail
 from api.deps import PaymentPartnerDep, SessionDep, TemporalDep
 from api.errors import ProblemError, problem_responses
 from core.payments import AttemptStatus, AttemptStatusSignal, CallbackStatus, payment_workflow_id
+from core.problems import ProblemCode
 from db.models import PaymentAttempt
 from workflows.disbursement import Disbursement
 
@@ -41,9 +42,9 @@ async def disbursement_status(
     the payment workflow applies each attempt's outcome once and never pays again because of a callback."""
     attempt = await session.get(PaymentAttempt, attempt_id)
     if attempt is None:
-        raise ProblemError(404, "ATTEMPT_NOT_FOUND", f"No disbursement attempt {attempt_id}.")
+        raise ProblemError(404, ProblemCode.ATTEMPT_NOT_FOUND, f"No disbursement attempt {attempt_id}.")
     if attempt.partner_client_code != partner.client_code:
-        raise ProblemError(403, "FORBIDDEN_PARTNER", "This attempt was sent to another payment partner.")
+        raise ProblemError(403, ProblemCode.FORBIDDEN_PARTNER, "This attempt was sent to another payment partner.")
     add_audit_detail(request, payment_id=attempt.payment_id, status=body.status.value)
     if attempt.status == body.status.value:
         return AttemptStatusAck(attempt_id=attempt_id)  # already applied: no need to wake the workflow
@@ -60,7 +61,9 @@ async def disbursement_status(
         )
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
-            raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The callback could not be delivered; retry.") from err
+            raise ProblemError(
+                503, ProblemCode.TEMPORAL_UNAVAILABLE, "The callback could not be delivered; retry."
+            ) from err
         await _after_the_payment_closed(session, attempt, body)
     return AttemptStatusAck(attempt_id=attempt_id)
 

@@ -8,6 +8,7 @@ from api.errors import ProblemError
 from api.schemas import DrawRequest, JourneyView, RevokeRequest, RevokeResponse, WaveRequest, WaveView
 from api.views import journey_view
 from core.domain import Role, WaveStatus
+from core.problems import ProblemCode
 from db.models import Wave
 from services import journeys, waves
 
@@ -67,7 +68,7 @@ async def get_beneficiary(registration_id: str, snapshot: SnapshotDep) -> Journe
     """Any journey's view, for support staff and operators."""
     view = await journey_view(snapshot, registration_id)
     if view is None:
-        raise ProblemError(404, "REGISTRATION_NOT_FOUND", f"No registration {registration_id}.")
+        raise ProblemError(404, ProblemCode.REGISTRATION_NOT_FOUND, f"No registration {registration_id}.")
     return view
 
 

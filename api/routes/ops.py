@@ -11,6 +11,7 @@ from sqlalchemy import text
 from api.context import AppContext
 from api.deps import ContextDep
 from api.errors import ProblemError, problem_responses
+from core.problems import ProblemCode
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -58,7 +59,7 @@ async def readyz(ctx: ContextDep) -> dict[str, str]:
     }
     if not (temporal and database):
         failed = ", ".join(name for name, state in checks.items() if state != "ok")
-        raise ProblemError(503, "NOT_READY", f"Not ready: {failed} unavailable.", extra=checks)
+        raise ProblemError(503, ProblemCode.NOT_READY, f"Not ready: {failed} unavailable.", extra=checks)
     return {"status": "ready", **checks}
 
 

@@ -14,6 +14,7 @@ from api.deps import MarketplaceDep, MarketplaceOrProviderDep, SessionDep, Tempo
 from api.errors import ProblemError, problem_responses
 from core.contracts import CancelPurchaseResult, CancelPurchaseUpdate, CompletionSignal, PurchaseResult, PurchaseUpdate
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
+from core.problems import ProblemCode
 from db.models import Beneficiary, Course, Purchase
 from services.assessments import on_sale
 from workflows.journey import BeneficiaryJourney
@@ -59,10 +60,10 @@ async def purchase(
     add_audit_detail(request, purchase_ref=body.purchase_ref)  # refused calls too
     course = await session.get(Course, body.course_id)
     if course is None:
-        raise ProblemError(404, "COURSE_NOT_FOUND", f"No course {body.course_id} in the catalogue.")
+        raise ProblemError(404, ProblemCode.COURSE_NOT_FOUND, f"No course {body.course_id} in the catalogue.")
     beneficiary = await session.scalar(select(Beneficiary).where(Beneficiary.prakerja_number == body.prakerja_number))
     if beneficiary is None:
-        raise ProblemError(404, "CARD_NOT_FOUND", "No card with that number.")
+        raise ProblemError(404, ProblemCode.CARD_NOT_FOUND, "No card with that number.")
     add_audit_detail(request, registration_id=beneficiary.registration_id)
     existing = await session.get(Purchase, body.purchase_ref)
     if existing is not None and (existing.registration_id, existing.course_id, existing.marketplace_client_code) != (
@@ -70,9 +71,11 @@ async def purchase(
         body.course_id,
         partner.client_code,
     ):
-        raise ProblemError(409, "PURCHASE_REF_CONFLICT", "purchase_ref was already used for another purchase.")
+        raise ProblemError(
+            409, ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref was already used for another purchase."
+        )
     if beneficiary.status == JourneyStatus.REVOKED:
-        raise ProblemError(409, "REVOKED", "The card is revoked.")
+        raise ProblemError(409, ProblemCode.REVOKED, "The card is revoked.")
     if existing is None:  # a repeat of a purchase made before a withdrawal still gets its 201
         on_sale(course)  # 409 COURSE_NOT_APPROVED
     order = PurchaseUpdate(
@@ -93,7 +96,7 @@ async def purchase(
         except ProblemError as err:
             # The card exists (the award activity wrote it) but the journey has not applied the award yet:
             # a gap of one workflow task, so try again shortly instead of refusing the marketplace.
-            if err.code != "NOT_AWARDED" or attempt == AWARD_GAP_RETRIES - 1:
+            if err.code != ProblemCode.NOT_AWARDED or attempt == AWARD_GAP_RETRIES - 1:
                 raise
             await asyncio.sleep(0.2)
     raise AssertionError("unreachable")
@@ -102,7 +105,7 @@ async def purchase(
 async def _purchase_for(session: SessionDep, purchase_ref: str) -> Purchase:
     purchase = await session.get(Purchase, purchase_ref)
     if purchase is None:
-        raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No purchase {purchase_ref}.")
+        raise ProblemError(404, ProblemCode.PURCHASE_NOT_FOUND, f"No purchase {purchase_ref}.")
     return purchase
 
 
@@ -113,10 +116,10 @@ async def cancel(
     """The selling marketplace cancels a purchase not yet completed; the price is refunded once."""
     purchase = await _purchase_for(session, purchase_ref)
     if purchase.marketplace_client_code != partner.client_code:
-        raise ProblemError(403, "FORBIDDEN_PARTNER", "Only the selling marketplace may cancel this purchase.")
+        raise ProblemError(403, ProblemCode.FORBIDDEN_PARTNER, "Only the selling marketplace may cancel this purchase.")
     add_audit_detail(request, purchase_ref=purchase_ref, registration_id=purchase.registration_id)
     if purchase.status == PurchaseStatus.COMPLETED:
-        raise ProblemError(409, "PURCHASE_COMPLETED", "A completed training cannot be cancelled.")
+        raise ProblemError(409, ProblemCode.PURCHASE_COMPLETED, "A completed training cannot be cancelled.")
     return await journeys.update(
         client,
         purchase.registration_id,
@@ -141,15 +144,15 @@ async def complete(
     provider = partner.kind == PartnerKind.TRAINING_PROVIDER and purchase.provider_client_code == partner.client_code
     if not (seller or provider):
         raise ProblemError(
-            403, "FORBIDDEN_PARTNER", "Only the selling marketplace or the course's provider may report this."
+            403, ProblemCode.FORBIDDEN_PARTNER, "Only the selling marketplace or the course's provider may report this."
         )
     add_audit_detail(request, registration_id=purchase.registration_id)
     if purchase.status == PurchaseStatus.CANCELLED:
-        raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
+        raise ProblemError(409, ProblemCode.PURCHASE_CANCELLED, "The purchase was cancelled.")
     repeat = purchase.status == PurchaseStatus.COMPLETED
     beneficiary = await session.get(Beneficiary, purchase.registration_id)
     if not repeat and beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
-        raise ProblemError(409, "REVOKED", "The card is revoked.")
+        raise ProblemError(409, ProblemCode.REVOKED, "The card is revoked.")
     await session.execute(
         update(Purchase)
         .where(Purchase.purchase_ref == body.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
@@ -161,7 +164,7 @@ async def complete(
     # A cancellation may have landed between the read above and this write: then nothing was completed.
     now = await session.scalar(select(Purchase.status).where(Purchase.purchase_ref == body.purchase_ref))
     if now == PurchaseStatus.CANCELLED:
-        raise ProblemError(409, "PURCHASE_CANCELLED", "The purchase was cancelled.")
+        raise ProblemError(409, ProblemCode.PURCHASE_CANCELLED, "The purchase was cancelled.")
     # Sent on repeats too: the journey applies it once per purchase_ref, and a lost first signal is healed.
     signal = CompletionSignal(
         purchase_ref=body.purchase_ref, certificate_number=body.certificate_number, completed_at=body.completed_at
@@ -170,6 +173,6 @@ async def complete(
         await journeys.signal(client, purchase.registration_id, BeneficiaryJourney.completion, signal)
     except ProblemError as err:
         # A repeat after the journey ended changes nothing either way: still the same 200.
-        if not (repeat and err.code == "JOURNEY_FINISHED"):
+        if not (repeat and err.code == ProblemCode.JOURNEY_FINISHED):
             raise
     return CompletionResponse(purchase_ref=body.purchase_ref, status=PurchaseStatus.COMPLETED)

@@ -27,6 +27,7 @@ from core.contracts import (
     journey_id,
 )
 from core.domain import FINAL_STATUSES, JourneyStatus, PartnerKind, PurchaseStatus, SurveyStatus
+from core.problems import ProblemCode
 from core.security import kk_hash, new_token, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
@@ -69,7 +70,7 @@ async def register(
         await session.commit()  # the unique NIK hash makes concurrent duplicates lose here, race-free
     except IntegrityError:
         await session.rollback()
-        raise ProblemError(409, "NIK_ALREADY_REGISTERED", "This NIK already has a journey.") from None
+        raise ProblemError(409, ProblemCode.NIK_ALREADY_REGISTERED, "This NIK already has a journey.") from None
     await life_events.admit_registration(session, registration_id, hashed_nik)  # 409 NIK_NOT_ELIGIBLE
     applicant = _applicant(body)
     if settings.verify_contact:
@@ -111,7 +112,9 @@ async def _start_or_withdraw(
             log.warning("journey %s could not start: %s", registration_id, type(err).__name__)
             if withdraw:
                 await registrations.withdraw(session, registration_id)
-            raise ProblemError(503, "TEMPORAL_UNAVAILABLE", "The journey could not be started; try again.") from err
+            raise ProblemError(
+                503, ProblemCode.TEMPORAL_UNAVAILABLE, "The journey could not be started; try again."
+            ) from err
 
 
 async def _start_journey(
@@ -185,7 +188,7 @@ async def me(beneficiary: BeneficiaryDep, snapshot: SnapshotDep) -> JourneyView:
     """The signed-in beneficiary's journey: status, reasons, card, balance, purchases, payments, surveys."""
     view = await journey_view(snapshot, beneficiary.registration_id)
     if view is None:  # withdrawn between the token check and this read
-        raise ProblemError(404, "REGISTRATION_NOT_FOUND", "No such registration.")
+        raise ProblemError(404, ProblemCode.REGISTRATION_NOT_FOUND, "No such registration.")
     return view
 
 
@@ -208,13 +211,13 @@ async def review(
     the catalogue counts it at once."""
     purchase = await session.get(Purchase, purchase_ref)
     if purchase is None or purchase.registration_id != beneficiary.registration_id:
-        raise ProblemError(404, "PURCHASE_NOT_FOUND", f"No training {purchase_ref} of yours.")
+        raise ProblemError(404, ProblemCode.PURCHASE_NOT_FOUND, f"No training {purchase_ref} of yours.")
     if purchase.status != PurchaseStatus.COMPLETED:
-        raise ProblemError(409, "TRAINING_NOT_COMPLETED", "Only a completed training can be reviewed.")
+        raise ProblemError(409, ProblemCode.TRAINING_NOT_COMPLETED, "Only a completed training can be reviewed.")
     # A journey that has reached its end may still run for a moment (settling, returning the balance) and would
     # take the signal: refuse on what the projection already says.
     if beneficiary.status in FINAL_STATUSES:
-        raise ProblemError(409, "JOURNEY_FINISHED", f"The journey is already {beneficiary.status}.")
+        raise ProblemError(409, ProblemCode.JOURNEY_FINISHED, f"The journey is already {beneficiary.status}.")
     # The journey first: a review it refuses (it has ended) must not show as recorded either.
     await journeys.signal(
         client,
@@ -246,7 +249,9 @@ async def link_payment_account(
     """Link (or switch to) an account at a payment partner; it must pass that partner's e-KYC for your NIK."""
     partner = await session.get(Partner, body.partner_client_code)
     if partner is None or partner.kind != PartnerKind.PAYMENT:
-        raise ProblemError(422, "UNKNOWN_PAYMENT_PARTNER", f"{body.partner_client_code} is not a payment partner.")
+        raise ProblemError(
+            422, ProblemCode.UNKNOWN_PAYMENT_PARTNER, f"{body.partner_client_code} is not a payment partner."
+        )
     result = await journeys.update(
         client,
         beneficiary.registration_id,
@@ -257,7 +262,7 @@ async def link_payment_account(
     if not result.verified:
         raise ProblemError(
             422,
-            "EKYC_FAILED",
+            ProblemCode.EKYC_FAILED,
             f"The payment partner refused the account: {result.reason}.",
             extra={"reason": result.reason},
         )
@@ -295,11 +300,11 @@ async def submit_survey(
     window = next((w for w in (beneficiary.detail or {}).get("surveys", []) if w["survey_no"] == survey_no), None)
     if window is None:
         if 1 <= survey_no <= _survey_count(beneficiary):  # it exists, but has not opened yet
-            raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open yet.")
-        raise ProblemError(404, "SURVEY_NOT_FOUND", f"There is no survey {survey_no} in your programme.")
+            raise ProblemError(409, ProblemCode.SURVEY_NOT_OPEN, f"Survey {survey_no} is not open yet.")
+        raise ProblemError(404, ProblemCode.SURVEY_NOT_FOUND, f"There is no survey {survey_no} in your programme.")
     now = datetime.now(UTC)
     if not datetime.fromisoformat(window["opens_at"]) <= now < datetime.fromisoformat(window["closes_at"]):
-        raise ProblemError(409, "SURVEY_NOT_OPEN", f"Survey {survey_no} is not open now.")
+        raise ProblemError(409, ProblemCode.SURVEY_NOT_OPEN, f"Survey {survey_no} is not open now.")
     session.add(
         SurveyResponse(
             registration_id=beneficiary.registration_id, survey_no=survey_no, answers=body.answers, submitted_at=now
@@ -308,7 +313,9 @@ async def submit_survey(
     try:
         await session.commit()  # the (registration, survey) key admits one submission, even under a race
     except IntegrityError:
-        raise ProblemError(409, "SURVEY_ALREADY_SUBMITTED", f"Survey {survey_no} was already submitted.") from None
+        raise ProblemError(
+            409, ProblemCode.SURVEY_ALREADY_SUBMITTED, f"Survey {survey_no} was already submitted."
+        ) from None
     try:
         await journeys.signal(
             client,

@@ -23,6 +23,7 @@ from core.payments import (
     day_bounds,
     reconciliation_id,
 )
+from core.problems import ProblemCode
 from db.models import Partner, Payment, PaymentAttempt
 from services import clawbacks
 from services.clawbacks import ClawbackPage
@@ -226,4 +227,6 @@ async def _statements(client: Client, task_queue: str, day: date, codes: list[st
             execution_timeout=REPORT_TIMEOUT,
         )
     except (WorkflowFailureError, RPCError) as err:
-        raise ProblemError(503, "RECONCILIATION_UNAVAILABLE", "The partners' statements could not be fetched.") from err
+        raise ProblemError(
+            503, ProblemCode.RECONCILIATION_UNAVAILABLE, "The partners' statements could not be fetched."
+        ) from err

@@ -7,6 +7,7 @@ from api.auth import require_role
 from api.deps import BeneficiaryDep, SnapshotDep
 from api.errors import ProblemError, problem_responses
 from core.domain import Role
+from core.problems import ProblemCode
 from services.timeline import TimelineItem, journey_timeline
 
 router = APIRouter(prefix="/v1", tags=["timeline"], responses=problem_responses(401, 404))
@@ -19,7 +20,7 @@ class Timeline(BaseModel):
 async def _timeline(snapshot: SnapshotDep, registration_id: str) -> Timeline:
     items = await journey_timeline(snapshot, registration_id)
     if items is None:
-        raise ProblemError(404, "REGISTRATION_NOT_FOUND", f"No registration {registration_id}.")
+        raise ProblemError(404, ProblemCode.REGISTRATION_NOT_FOUND, f"No registration {registration_id}.")
     return Timeline(items=items)
 
 

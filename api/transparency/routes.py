@@ -19,6 +19,7 @@ from api.context import AppContext
 from api.deps import ContextDep
 from api.errors import ProblemError, problem_responses
 from api.transparency.messages import translator
+from core.problems import ProblemCode
 from services.transparency import MIN_CELL, Figures
 
 router = APIRouter(tags=["public"])
@@ -56,11 +57,13 @@ class Transparency(BaseModel):
 
 async def _figures(ctx: AppContext) -> dict[str, Any]:
     if ctx.transparency is None:  # pragma: no cover - set by the lifespan
-        raise ProblemError(503, "NOT_READY", "Not ready.")
+        raise ProblemError(503, ProblemCode.NOT_READY, "Not ready.")
     try:
         figures: Figures = await ctx.transparency.get()
     except Exception as exc:
-        raise ProblemError(503, "FIGURES_UNAVAILABLE", "The figures cannot be computed now; retry later.") from exc
+        raise ProblemError(
+            503, ProblemCode.FIGURES_UNAVAILABLE, "The figures cannot be computed now; retry later."
+        ) from exc
     return figures.published()
 
 
