@@ -8,8 +8,9 @@ can meet (e.g. before the first production release), with
 
     .venv/bin/python -m benchmarks.record_histories        # = RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py
 
-The recorded paths end before training (rejected, ineligible, revoked while waiting, purchase deadline missed)
-and include one wave draw.
+The recorded paths: rejected, ineligible, revoked while waiting, purchase deadline missed, one wave draw (recorded
+here), and a whole completed journey, a death reported during the incentives and an overdue-then-approved course
+assessment (recorded by test_replay_full.py).
 """
 
 import os
@@ -24,6 +25,7 @@ from core.settings import Settings
 from core.temporal import data_converter
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Person
+from workflows.assessment import CourseAssessment
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
@@ -43,7 +45,9 @@ def load(path: Path) -> WorkflowHistory:
 @pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path):
     history = load(path)
-    replayer = Replayer(workflows=[BeneficiaryJourney, WaveDraw], data_converter=data_converter(Settings().codec_keys))
+    replayer = Replayer(
+        workflows=[BeneficiaryJourney, WaveDraw, CourseAssessment], data_converter=data_converter(Settings().codec_keys)
+    )
 
     result = await replayer.replay_workflow(history)
 
@@ -58,6 +62,9 @@ def test_every_workflow_and_path_has_a_history():
         "journey_revoked_while_waiting",
         "journey_purchase_deadline_missed",
         "wave_draw",
+        "journey_completed",  # recorded by test_replay_full.py, as are the two below
+        "journey_life_event_during_incentives",
+        "assessment_overdue_then_approved",
     }
 
 
