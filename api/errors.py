@@ -46,7 +46,9 @@ class FieldError(BaseModel):
 
 
 class ValidationProblem(Problem):
-    errors: list[FieldError]
+    # Absent from a 422 that is a rule's refusal rather than a malformed request (EKYC_FAILED,
+    # INVALID_CHARACTERS, VERIFICATION_FAILED): those carry their own members instead.
+    errors: list[FieldError] = []
 
 
 class ProblemError(Refused):

@@ -117,7 +117,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def _document(app: FastAPI) -> None:
-    """413 on every operation with a body, 429 (with Retry-After) on every rate-limited one."""
+    """400 and 413 on every operation with a body, 429 (with Retry-After) on every rate-limited one."""
     generate = app.openapi
     retry_after = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
@@ -136,6 +136,8 @@ def _document(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 if "requestBody" in operation:
                     limit = body_limit(path)
+                    # Starlette answers a body it cannot decode (not UTF-8, say) before any route runs.
+                    responses.setdefault("400", _problem("BAD_REQUEST: the body could not be parsed"))
                     responses.setdefault("413", _problem(f"PAYLOAD_TOO_LARGE: body over {limit} bytes"))
                 if rate_limited_route(path, route):
                     responses.setdefault("429", _problem("RATE_LIMITED: retry after Retry-After seconds"))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, status
 
 from api.auth import require_role
 from api.deps import OperatorDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.schemas import DrawRequest, JourneyView, RevokeRequest, RevokeResponse, WaveRequest, WaveView
 from api.views import journey_view
 from core.domain import Role, WaveStatus
@@ -12,7 +12,7 @@ from core.problems import ProblemCode
 from db.models import Wave
 from services import journeys, waves
 
-router = APIRouter(prefix="/v1", tags=["operator"])
+router = APIRouter(prefix="/v1", tags=["operator"], responses=problem_responses(401, 403))
 operator = [Depends(require_role(Role.OPERATOR))]
 staff = [Depends(require_role(Role.OPERATOR, Role.SUPPORT))]
 
@@ -31,7 +31,13 @@ async def _wave_view(session: SessionDep, wave: Wave) -> WaveView:
     )
 
 
-@router.post("/waves", status_code=status.HTTP_201_CREATED, response_model=WaveView, dependencies=operator)
+@router.post(
+    "/waves",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WaveView,
+    dependencies=operator,
+    responses=problem_responses(409),
+)
 async def open_wave(body: WaveRequest, session: SessionDep, settings: SettingsDep) -> WaveView:
     """Open a wave with a quota (optionally per province) under a programme profile (default PRAKERJA_PROFILE;
     unknown → 422 `UNKNOWN_PROFILE`). Only one wave is open at a time."""
@@ -39,7 +45,7 @@ async def open_wave(body: WaveRequest, session: SessionDep, settings: SettingsDe
     return await _wave_view(session, await waves.open_wave(session, cmd))
 
 
-@router.get("/waves/{wave_id}", response_model=WaveView, dependencies=staff)
+@router.get("/waves/{wave_id}", response_model=WaveView, dependencies=staff, responses=problem_responses(404))
 async def get_wave(wave_id: str, session: SessionDep) -> WaveView:
     """A wave's status, quota, pool size, number selected and the recorded seed of its draw."""
     return await _wave_view(session, await waves.get_wave(session, wave_id))
@@ -50,6 +56,7 @@ async def get_wave(wave_id: str, session: SessionDep) -> WaveView:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WaveView,
     dependencies=operator,
+    responses=problem_responses(404, 409, 503),
 )
 async def draw_wave(
     wave_id: str,
@@ -63,7 +70,9 @@ async def draw_wave(
     return await _wave_view(session, await waves.draw_wave(session, client, settings.task_queue, wave_id, seed))
 
 
-@router.get("/beneficiaries/{registration_id}", response_model=JourneyView, dependencies=staff)
+@router.get(
+    "/beneficiaries/{registration_id}", response_model=JourneyView, dependencies=staff, responses=problem_responses(404)
+)
 async def get_beneficiary(registration_id: str, snapshot: SnapshotDep) -> JourneyView:
     """Any journey's view, for support staff and operators."""
     view = await journey_view(snapshot, registration_id)
@@ -72,7 +81,9 @@ async def get_beneficiary(registration_id: str, snapshot: SnapshotDep) -> Journe
     return view
 
 
-@router.post("/beneficiaries/{registration_id}/revoke", response_model=RevokeResponse)
+@router.post(
+    "/beneficiaries/{registration_id}/revoke", response_model=RevokeResponse, responses=problem_responses(404, 409, 503)
+)
 async def revoke(
     registration_id: str, body: RevokeRequest, session: SessionDep, client: TemporalDep, who: OperatorDep
 ) -> RevokeResponse:

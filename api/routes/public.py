@@ -15,7 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 
 from api import journeys
 from api.deps import BeneficiaryDep, ContextDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
-from api.errors import ProblemError
+from api.errors import ProblemError, problem_responses
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
 from core.contracts import (
@@ -153,7 +153,7 @@ class VerificationResult(BaseModel):
     status: JourneyStatus
 
 
-@router.post("/me/verification", response_model=VerificationResult)
+@router.post("/me/verification", response_model=VerificationResult, responses=problem_responses(401, 409))
 async def verify_contact(
     body: VerificationRequest,
     beneficiary: BeneficiaryDep,
@@ -172,7 +172,7 @@ async def verify_contact(
     return VerificationResult(registration_id=rid, status=JourneyStatus.REGISTERED)
 
 
-@router.post("/me/verification/code", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/me/verification/code", status_code=status.HTTP_202_ACCEPTED, responses=problem_responses(401, 409, 503))
 async def resend_code(
     beneficiary: BeneficiaryDep, session: SessionDep, settings: SettingsDep, ctx: ContextDep
 ) -> VerificationResult:
@@ -183,7 +183,7 @@ async def resend_code(
     return VerificationResult(registration_id=beneficiary.registration_id, status=JourneyStatus.PENDING_VERIFICATION)
 
 
-@router.get("/me", response_model=JourneyView)
+@router.get("/me", response_model=JourneyView, responses=problem_responses(401, 404))
 async def me(beneficiary: BeneficiaryDep, snapshot: SnapshotDep) -> JourneyView:
     """The signed-in beneficiary's journey: status, reasons, card, balance, purchases, payments, surveys."""
     view = await journey_view(snapshot, beneficiary.registration_id)
@@ -203,7 +203,7 @@ class ReviewResponse(BaseModel):
     rating: int
 
 
-@router.post("/me/trainings/{purchase_ref}/review")
+@router.post("/me/trainings/{purchase_ref}/review", responses=problem_responses(401, 404, 409, 503))
 async def review(
     purchase_ref: str, body: ReviewRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
 ) -> ReviewResponse:
@@ -242,7 +242,7 @@ class PaymentAccountResponse(BaseModel):
     partner_client_code: str
 
 
-@router.put("/me/payment-account")
+@router.put("/me/payment-account", responses=problem_responses(401, 409, 503))
 async def link_payment_account(
     body: PaymentAccountRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
 ) -> PaymentAccountResponse:
@@ -292,7 +292,7 @@ def _survey_count(beneficiary: Beneficiary) -> int:
     return PROFILES[beneficiary.profile].survey_count if beneficiary.profile in PROFILES else 0
 
 
-@router.post("/me/surveys/{survey_no}")
+@router.post("/me/surveys/{survey_no}", responses=problem_responses(401, 404, 409, 503))
 async def submit_survey(
     survey_no: int, body: SurveyRequest, beneficiary: BeneficiaryDep, session: SessionDep, client: TemporalDep
 ) -> SurveyResponseBody:
