@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
 from core.settings import DEV_ADMIN_TOKEN
@@ -57,7 +58,8 @@ def _migrated_app_schema() -> schemathesis.schemas.BaseSchema:
         engine = make_engine(config.database_url)
         await upgrade(engine)
         await engine.dispose()
-        return await Client.connect("127.0.0.1:1", lazy=True)  # Temporal down: every call fails fast
+        # Temporal down: every call fails fast.
+        return await Client.connect("127.0.0.1:1", lazy=True, data_converter=pydantic_data_converter)
 
     # Its own thread and loop: the suite's event loop (pytest-asyncio, session scope) is left alone.
     box: list[Client] = []
