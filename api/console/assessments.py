@@ -17,7 +17,7 @@ from api.console.pages import (
     error_params,
     guard,
     notice,
-    refused_by_form,
+    refuse_post,
     render,
     rupiah,
 )
@@ -124,6 +124,4 @@ async def withdraw(page: ConsoleDep, session: SessionDep, course_id: str, csrf_f
 
 
 def _may_post(page: Console, csrf_field: str) -> Response | None:
-    if (refused := guard(page, Role.OPERATOR)) is not None:
-        return refused
-    return None if page.form_ok(csrf_field) else refused_by_form(page)
+    return refuse_post(page, csrf_field, Role.OPERATOR)

@@ -116,6 +116,16 @@ def guard(page: Console, *roles: Role) -> Response | None:
     return None
 
 
+def refuse_post(page: Console, csrf_field: str, *roles: Role) -> Response | None:
+    """What replaces a form's handling: the sign-in page, the 403 page for the wrong role, or a refusal of a
+    form without this session's CSRF token."""
+    if (refused := guard(page, *roles)) is not None:
+        return refused
+    if not page.form_ok(csrf_field):
+        return refused_by_form(page)
+    return None
+
+
 def refused_by_form(page: Console) -> Response:
     return render(page, "message.html", 403, heading=page.t("forbidden.heading"), text=page.t("csrf.failed"))
 
@@ -338,10 +348,8 @@ async def retry_review(
     account: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Step one of a retry: what will be sent where, with a Confirm button (nothing is sent yet)."""
-    if (refused := guard(page, Role.SUPPORT)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.SUPPORT)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     try:
         plan = await plan_retry(session, _retry_cmd(page, payment_id, partner.strip(), account.strip()))
     except Refused as refusal:
@@ -375,10 +383,8 @@ async def retry_confirm(
     account_sealed: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     """Step two: the payment's workflow retries it (the same service as `POST /v1/support/payments/{id}/retry`)."""
-    if (refused := guard(page, Role.SUPPORT)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.SUPPORT)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     assert page.staff is not None
     add_audit_detail(page.request, payment_id=payment_id, requested_by=page.staff.staff_id)
     try:
@@ -411,10 +417,8 @@ async def revoke_review(
     reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Step one of a revocation: what it does, with a Confirm button."""
-    if (refused := guard(page, Role.OPERATOR)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     if len(reason.strip()) < 3:
         return back_to(f"/console/beneficiaries/{registration_id}", error="INVALID_INPUT", reason="REASON")
     return render(
@@ -438,10 +442,8 @@ async def revoke_confirm(
     reason: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Step two: the same service as `POST /v1/beneficiaries/{id}/revoke`."""
-    if (refused := guard(page, Role.OPERATOR)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     assert page.staff is not None
     here = f"/console/beneficiaries/{registration_id}"
     if len(reason.strip()) < 3:
@@ -482,10 +484,8 @@ async def wave_open(
     profile: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Open a wave (the same service as `POST /v1/waves`)."""
-    if (refused := guard(page, Role.OPERATOR)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     if not name.strip() or not quota.strip().isdigit() or not 0 < int(quota) <= 10_000_000:
         return back_to("/console/waves", error="INVALID_INPUT", reason="NAME_AND_QUOTA")
     try:
@@ -508,10 +508,8 @@ async def wave_draw(
     seed: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Close the wave and start its draw (the same service as `POST /v1/waves/{id}/draw`)."""
-    if (refused := guard(page, Role.OPERATOR)) is not None:
+    if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
-    if not page.form_ok(csrf_field):
-        return refused_by_form(page)
     try:
         if client is None:
             raise TEMPORAL_DOWN
