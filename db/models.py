@@ -121,6 +121,7 @@ class Beneficiary(Base):
     """Projection of a journey for lookups and listings; the workflow is the source of truth for its state."""
 
     __tablename__ = "beneficiaries"
+    __table_args__ = (Index("ix_beneficiaries_province_wave", "province", "wave_id"),)  # transparency figures
     registration_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     nik_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kk_hash: Mapped[str] = mapped_column(String(64), index=True)
@@ -205,6 +206,7 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("registration_id", "kind", "number"),
         Index("ix_payments_status_id", "status", "payment_id"),
+        Index("ix_payments_created_at_id", "created_at", "payment_id"),  # the console's newest-first pages
     )
     payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     registration_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -232,7 +234,7 @@ class PaymentAttempt(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     partner_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the SLA report by day
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
