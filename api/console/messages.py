@@ -339,8 +339,9 @@ def _accept_language(header: str) -> str:
     return best
 
 
-def translator(lang: str) -> Callable[..., str]:
-    table = MESSAGES[lang]
+def translator(lang: str, catalogue: dict[str, dict[str, str]] = MESSAGES) -> Callable[..., str]:
+    """`t(key, **values)` in `lang` from `catalogue` (the console's, or another page's of the same shape)."""
+    table = catalogue[lang]
 
     def t(key: str, **values: object) -> str:
         text = table.get(key, key)

@@ -1,7 +1,5 @@
 """Every text of the public transparency page, in English and Bahasa Indonesia (same keys in both)."""
 
-from collections.abc import Callable
-
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "title": "Prakerja in numbers",
@@ -57,13 +55,3 @@ MESSAGES: dict[str, dict[str, str]] = {
         "json": "Angka yang sama dalam JSON",
     },
 }
-
-
-def translator(lang: str) -> Callable[..., str]:
-    table = MESSAGES[lang]
-
-    def t(key: str, **values: object) -> str:
-        text = table.get(key, key)
-        return text.format(**values) if values else text
-
-    return t

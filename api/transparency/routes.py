@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from api.console.messages import language
+from api.console.messages import language, translator
 from api.context import AppContext
 from api.deps import ContextDep
 from api.errors import ProblemError, problem_responses
-from api.transparency.messages import translator
+from api.transparency.messages import MESSAGES
 from core.problems import ProblemCode
 from services.transparency import MIN_CELL, Figures
 
@@ -107,7 +107,7 @@ async def transparency_page(request: Request, ctx: ContextDep) -> Response:
     vary = "Accept-Language, Cookie"
     if _not_modified(request, etag):
         return _cacheable(Response(status_code=304), etag, vary)
-    t = translator(lang)
+    t = translator(lang, MESSAGES)
     values = {
         "t": t,
         "lang": lang,
