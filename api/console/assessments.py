@@ -8,12 +8,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.audit import add_audit_detail
 from api.console.pages import (
-    TEMPORAL_DOWN,
     Console,
     ConsoleDep,
     CsrfField,
     MaybeTemporal,
     back_to,
+    connected,
     error_params,
     guard,
     notice,
@@ -100,12 +100,9 @@ async def decide(
     lines = [line.strip()[:500] for line in reasons.splitlines() if line.strip()][:20]
     add_audit_detail(page.request, course_id=course_id, decision=decision)
     try:
-        if client is None:
-            raise TEMPORAL_DOWN
-        await assessments.decide(session, client, course_id, Decision(decision), lines, page.staff.staff_id)
+        await assessments.decide(session, connected(client), course_id, Decision(decision), lines, page.staff.staff_id)
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code
-        return back_to(QUEUE, **error_params(refusal))
+        return back_to(QUEUE, **error_params(page, refusal))
     return back_to(QUEUE, outcome=f"COURSE_{decision}")
 
 
@@ -118,8 +115,7 @@ async def withdraw(page: ConsoleDep, session: SessionDep, course_id: str, csrf_f
     try:
         await assessments.withdraw(session, course_id)
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code
-        return back_to(QUEUE, status="APPROVED", **error_params(refusal))
+        return back_to(QUEUE, status="APPROVED", **error_params(page, refusal))
     return back_to(QUEUE, status="APPROVED", outcome="COURSE_WITHDRAWN")
 
 

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.audit import ActorKind, add_audit_detail, set_actor
@@ -29,6 +30,7 @@ from core.domain import PaymentKind, PaymentStatus, Role
 from core.problems import ProblemCode
 from core.security import seal, unseal
 from core.settings import Settings
+from db.models import Payment
 from services import journeys, profiles, waves
 from services.audit import AuditFilter, audit_entries
 from services.errors import Refused
@@ -91,7 +93,6 @@ async def maybe_temporal(request: Request) -> Client | None:
 
 ConsoleDep = Annotated[Console, Depends(console)]
 MaybeTemporal = Annotated[Client | None, Depends(maybe_temporal)]
-TEMPORAL_DOWN = Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The workflow service is unavailable; try again.")
 CsrfField = Annotated[str, Form(alias=csrf.CSRF_FIELD)]
 
 
@@ -135,9 +136,18 @@ def back_to(path: str, **params: str | None) -> RedirectResponse:
     return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
 
 
-def error_params(refused: Refused) -> dict[str, str | None]:
+def error_params(page: Console, refused: Refused) -> dict[str, str | None]:
+    """The query that shows why an action was refused, after its redirect; the audit row records the code."""
+    page.request.state.problem_code = refused.code
     reason = refused.extra.get("reason") or refused.code
     return {"error": refused.code, "reason": reason if isinstance(reason, str) and _CODE.match(reason) else None}
+
+
+def connected(client: Client | None) -> Client:
+    """The Temporal client, or the refusal a form shows (on its page, not as JSON) while it is unreachable."""
+    if client is None:
+        raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The workflow service is unavailable; try again.")
+    return client
 
 
 def notice(page: Console) -> dict[str, str | None]:
@@ -391,22 +401,17 @@ async def retry_confirm(
         account = _unsealed(page, account_sealed)
         plan = await plan_retry(session, _retry_cmd(page, payment_id, partner.strip(), account))
         add_audit_detail(page.request, partner_client_code=plan.partner_client_code)
-        if client is None:
-            raise TEMPORAL_DOWN
-        await execute_retry(session, client, plan)
+        await execute_retry(session, connected(client), plan)
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code  # the audit row records why
         return await _after_refusal(page, session, payment_id, refusal)
     return back_to(f"/console/beneficiaries/{plan.payment.registration_id}", outcome="RETRY_ACCEPTED")
 
 
-async def _after_refusal(page: Console, session: Any, payment_id: str, refusal: Refused) -> Response:
-    from db.models import Payment
-
+async def _after_refusal(page: Console, session: AsyncSession, payment_id: str, refusal: Refused) -> Response:
     payment = await session.get(Payment, payment_id)
     if payment is None:
         return render(page, "message.html", 404, heading=page.t("notfound.heading"), text=payment_id[:64])
-    return back_to(f"/console/beneficiaries/{payment.registration_id}", **error_params(refusal))
+    return back_to(f"/console/beneficiaries/{payment.registration_id}", **error_params(page, refusal))
 
 
 @router.post("/beneficiaries/{registration_id}/revoke", response_class=HTMLResponse)
@@ -449,12 +454,11 @@ async def revoke_confirm(
     if len(reason.strip()) < 3:
         return back_to(here, error="INVALID_INPUT", reason="REASON")
     try:
-        if client is None:
-            raise TEMPORAL_DOWN
-        await journeys.revoke(session, client, journeys.Revoke(registration_id, reason.strip(), page.staff.staff_id))
+        await journeys.revoke(
+            session, connected(client), journeys.Revoke(registration_id, reason.strip(), page.staff.staff_id)
+        )
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code
-        return back_to(here, **error_params(refusal))
+        return back_to(here, **error_params(page, refusal))
     return back_to(here, outcome="REVOCATION_REQUESTED")
 
 
@@ -492,8 +496,7 @@ async def wave_open(
         cmd = waves.OpenWave(name.strip(), int(quota), profile.strip() or page.settings.profile)
         wave = await waves.open_wave(session, cmd)
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code
-        return back_to("/console/waves", **error_params(refusal))
+        return back_to("/console/waves", **error_params(page, refusal))
     add_audit_detail(page.request, wave_id=wave.wave_id)
     return back_to("/console/waves", outcome="WAVE_OPENED")
 
@@ -511,12 +514,9 @@ async def wave_draw(
     if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
     try:
-        if client is None:
-            raise TEMPORAL_DOWN
-        await waves.draw_wave(session, client, page.settings.task_queue, wave_id, seed.strip() or None)
+        await waves.draw_wave(session, connected(client), page.settings.task_queue, wave_id, seed.strip() or None)
     except Refused as refusal:
-        page.request.state.problem_code = refusal.code
-        return back_to("/console/waves", **error_params(refusal))
+        return back_to("/console/waves", **error_params(page, refusal))
     return back_to("/console/waves", outcome="WAVE_DRAWING")
 
 
