@@ -11,7 +11,6 @@ milliseconds. No Temporal needed.
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -22,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
 from db.migrate import upgrade
 from db.models import Course, Partner
 from db.session import make_engine, make_sessionmaker
@@ -172,31 +171,16 @@ async def bench(name: str, url: str, courses: int, reviews: int, runs: int) -> N
     await engine.dispose()
 
 
-async def postgres_bench_url(url: str) -> str:
-    """A database of its own, so the benchmark never touches the test suite's shared `test` database."""
-    target = make_url(url).set(database=BENCH_DATABASE)
-    admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
-    async with admin.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}"))
-        await conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    await admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--courses", type=int, default=100_000)
     parser.add_argument("--reviews", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--postgres", metavar="URL", nargs="?", const="", help="default: TEST_POSTGRES_URL")
+    add_postgres_option(parser)
     args = parser.parse_args()
     targets = {"sqlite": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='catalogue-bench-')}/bench.db"}
-    postgres = args.postgres or os.environ.get("TEST_POSTGRES_URL")
-    if args.postgres is not None and not postgres:
-        parser.error("--postgres needs a URL or TEST_POSTGRES_URL")
-    if postgres:
-        targets["postgres"] = await postgres_bench_url(postgres)
+    if postgres := postgres_server(parser, args):
+        targets["postgres"] = await postgres_bench_url(postgres, BENCH_DATABASE)
     for name, url in targets.items():
         await bench(name, url, args.courses, args.reviews, args.runs)
 

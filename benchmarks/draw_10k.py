@@ -18,14 +18,13 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.draw import DrawActivities
+from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
 from benchmarks.pool import PROVINCE_QUOTAS, seed_drawing_wave, seed_pool
 from core.contracts import DrawSummary, WaveDrawInput, draw_id
 from core.settings import Settings
@@ -88,30 +87,15 @@ async def run_once(client: Client, database_url: str, size: int, quota: int) -> 
     }
 
 
-async def postgres_bench_url(url: str) -> str:
-    """A database of its own, so the benchmark never touches the test suite's shared `test` database."""
-    target = make_url(url).set(database=BENCH_DATABASE)
-    admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
-    async with admin.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}"))
-        await conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    await admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--quota", type=int, default=3_000)
-    parser.add_argument("--postgres", metavar="URL", nargs="?", const="", help="default: TEST_POSTGRES_URL")
+    add_postgres_option(parser)
     args = parser.parse_args()
     targets = {"sqlite": f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='draw-bench-')}/bench.db"}
-    postgres = args.postgres or os.environ.get("TEST_POSTGRES_URL")
-    if args.postgres is not None and not postgres:
-        parser.error("--postgres needs a URL or TEST_POSTGRES_URL")
-    if postgres:
-        targets["postgres"] = await postgres_bench_url(postgres)
+    if postgres := postgres_server(parser, args):
+        targets["postgres"] = await postgres_bench_url(postgres, BENCH_DATABASE)
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"), data_converter=data_converter(Settings().codec_keys)
     ) as env:

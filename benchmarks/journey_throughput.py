@@ -57,8 +57,7 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-    from sqlalchemy import select, text
-    from sqlalchemy.engine import make_url
+    from sqlalchemy import select
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
     from temporalio.contrib.pydantic import pydantic_data_converter
@@ -67,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from adapters.factory import build_adapters
+    from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
     from core.contracts import JourneyResult, LinkAccountResult, PurchaseResult
     from core.settings import AdapterMode, Settings
     from core.temporal import data_converter, search_attribute_flags
@@ -747,18 +747,6 @@ async def telemetry_client(plain: Client) -> tuple[Client, CountingExporter, Tra
     return client, exporter, provider
 
 
-async def postgres_bench_url(url: str) -> str:
-    """A database of its own, so the benchmark never touches the test suite's databases."""
-    target = make_url(url).set(database=BENCH_DATABASE)
-    admin = make_engine(make_url(url).set(database="postgres").render_as_string(hide_password=False))
-    async with admin.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-        await conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    await admin.dispose()
-    return target.render_as_string(hide_password=False)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--journeys", type=int, default=100, help="N, for the ceiling and for each database")
@@ -767,18 +755,15 @@ async def main() -> None:
     parser.add_argument("--samples", type=int, default=5, help="journeys whose histories are counted")
     parser.add_argument("--profile", action="store_true", help="sample the worker's Python stacks during (b)")
     parser.add_argument("--no-codec", action="store_true", help="what-if: plain pydantic payloads, no AES codec")
-    parser.add_argument("--postgres", metavar="URL", nargs="?", const="", help="default: TEST_POSTGRES_URL")
+    add_postgres_option(parser)
     parser.add_argument("--telemetry", action="store_true", help="(b) on SQLite again with worker metrics + tracing")
     args = parser.parse_args()
     n = args.journeys
     month_s = args.month_seconds or max(4.0, 0.3 * n)
     scratch = tempfile.TemporaryDirectory(prefix="journey-bench-")
     targets = {"sqlite": f"sqlite+aiosqlite:///{scratch.name}/bench.db"}
-    postgres = args.postgres or os.environ.get("TEST_POSTGRES_URL")
-    if args.postgres is not None and not postgres:
-        parser.error("--postgres needs a URL or TEST_POSTGRES_URL")
-    if postgres:
-        targets["postgres"] = await postgres_bench_url(postgres)
+    if postgres := postgres_server(parser, args):
+        targets["postgres"] = await postgres_bench_url(postgres, BENCH_DATABASE)
     if args.telemetry:
         targets[TELEMETRY] = f"sqlite+aiosqlite:///{scratch.name}/bench-telemetry.db"
     tally = install_tally()
