@@ -4,16 +4,16 @@
 """
 
 import re
-import uuid
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from api.console.messages import MESSAGES
-from core.domain import JourneyStatus, PaymentStatus
-from db.models import Beneficiary, Payment, Wave
+from core.domain import PaymentStatus
+from db.models import Payment, Wave
 from tests.api.helpers import staff_token
+from tests.api.seeds import held_incentive
 
 ACCOUNT = "0811222233334444"
 
@@ -38,36 +38,7 @@ async def as_role(client: httpx.AsyncClient, settings, role: str) -> None:
 
 
 async def seed_journey(sessions, status=PaymentStatus.ON_HOLD) -> str:
-    registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
-    async with sessions.begin() as session:
-        session.add(
-            Beneficiary(
-                registration_id=registration_id,
-                nik_hash=uuid.uuid4().hex,
-                kk_hash=uuid.uuid4().hex,
-                token_hash=uuid.uuid4().hex,
-                status=JourneyStatus.PAYMENT_ON_HOLD,
-                province="Jawa Barat",
-                profile="prakerja-2020",
-                payment_partner="EWALLET",
-                payment_account=ACCOUNT,
-                detail={},
-            )
-        )
-        session.add(
-            Payment(
-                payment_id=f"PAY-{registration_id}-I1",
-                registration_id=registration_id,
-                kind="INCENTIVE",
-                number=1,
-                amount=600_000,
-                status=status,
-                reason="ACCOUNT_CLOSED",
-                partner_client_code="EWALLET",
-                account_number=ACCOUNT,
-                attempts=1,
-            )
-        )
+    registration_id, _ = await held_incentive(sessions, partner="EWALLET", account=ACCOUNT, status=status, linked=True)
     return registration_id
 
 

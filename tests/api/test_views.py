@@ -1,64 +1,21 @@
 """The journey view is one consistent picture, whatever commits while it is being read."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from activities.payments import PaymentActivities
 from adapters.payment import SimulatedPaymentGateway
 from api.views import journey_view, survey_views
-from core.domain import JourneyStatus, PaymentStatus
 from core.payments import AttemptInput, SettleAttemptInput, attempt_id_for
-from db.models import Beneficiary, Payment, PaymentAttempt
+from db.models import Beneficiary
 from db.session import read_snapshot
 from simulators.world import SimWorld
+from tests.api.seeds import held_incentive
 
 PARTNER = "PAY-EWALLET"
 
 
 async def _held_payment(sessions) -> tuple[str, str]:
-    """A beneficiary whose incentive 1 is on hold, as `mark_on_hold` leaves them."""
-    registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
-    payment_id = f"PAY-{registration_id}-I1"
-    async with sessions.begin() as session:
-        session.add(
-            Beneficiary(
-                registration_id=registration_id,
-                nik_hash=uuid.uuid4().hex,
-                kk_hash=uuid.uuid4().hex,
-                token_hash=uuid.uuid4().hex,
-                status=JourneyStatus.PAYMENT_ON_HOLD,
-                province="Jawa Barat",
-                profile="prakerja-2020",
-                detail={"status_before_payment_hold": JourneyStatus.INCENTIVES},
-            )
-        )
-        session.add(
-            Payment(
-                payment_id=payment_id,
-                registration_id=registration_id,
-                kind="INCENTIVE",
-                number=1,
-                amount=600_000,
-                status=PaymentStatus.ON_HOLD,
-                reason="ACCOUNT_CLOSED",
-                partner_client_code=PARTNER,
-                account_number="0811000001",
-                attempts=1,
-            )
-        )
-        await session.flush()
-        session.add(
-            PaymentAttempt(
-                attempt_id=attempt_id_for(payment_id, 1),
-                payment_id=payment_id,
-                idempotency_key=attempt_id_for(payment_id, 1),
-                partner_client_code=PARTNER,
-                account_number="0811000001",
-                amount=600_000,
-                status="FAILED",
-            )
-        )
-    return registration_id, payment_id
+    return await held_incentive(sessions, partner=PARTNER, account="0811000001")
 
 
 def _picture(view) -> tuple[str, list[str]]:

@@ -5,29 +5,12 @@ import asyncio
 import uuid
 
 from core.contracts import journey_id
+from tests.api.test_profiles import PILOT as PILOT_2027
 from tests.e2e.stack import ok, poll, register, stack, staff_headers
 from tests.e2e.test_money_e2e import INCENTIVE, SURVEY, TIME_SCALE, Beneficiary, Programme, open_programme
 from tests.workflows.harness import NO_PURCHASE_RACE, Person
 
-PILOT = {
-    "profile": f"pilot-{uuid.uuid4().hex[:6]}",
-    "training_balance": 2_000_000,
-    "incentive_amount": 400_000,
-    "incentive_count": 2,
-    "incentive_interval_days": 30,
-    "survey_amount": 25_000,
-    "survey_count": 1,
-    "survey_offsets_days": [0],
-    "survey_window_days": 30,
-    "purchase_deadline_days": 30,
-    "min_age": 18,
-    "max_age": 64,
-    "excluded_occupations": ["CIVIL_SERVANT"],
-    "exclude_students": True,
-    "cross_programme_exclusion": False,
-    "max_per_kk": 2,
-    "programme_close_days": 365,
-}
+PILOT = PILOT_2027 | {"profile": f"pilot-{uuid.uuid4().hex[:6]}"}  # one name per run: profiles never change
 
 
 async def cohort(programme: Programme, profile: str | None) -> Beneficiary:
