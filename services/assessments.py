@@ -1,8 +1,6 @@
 """Course assessment: marketplaces submit courses, operators decide (through the submission's workflow) or
 withdraw approved ones. Only APPROVED courses are on sale."""
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +27,7 @@ from core.temporal import started
 from db.models import Course, CourseAssessment, Partner
 from db.session import rows_matched
 from services.errors import Refused
+from services.paging import decode_cursor, encode_cursor
 from workflows.assessment import CourseAssessment as AssessmentWorkflow
 
 RESUBMITTABLE = (CourseStatus.REJECTED, CourseStatus.WITHDRAWN)
@@ -251,13 +250,12 @@ async def assessment_queue(
     if not more:
         return page, None
     last = page[-1].assessment
-    raw = json.dumps([last.submitted_at.isoformat(), last.course_id, last.submission_no]).encode()
-    return page, base64.urlsafe_b64encode(raw).decode()
+    return page, encode_cursor(last.submitted_at.isoformat(), last.course_id, last.submission_no)
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str, int]:
+    at, course_id, number = decode_cursor(cursor, 3)
     try:
-        at, course_id, number = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         return datetime.fromisoformat(at), str(course_id), int(number)
     except (ValueError, TypeError):
         raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.") from None

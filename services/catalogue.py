@@ -1,8 +1,6 @@
 """The public catalogue: approved courses, full-text search, filters, sorts with keyset cursors, and ratings
 kept incrementally as reviews arrive."""
 
-import base64
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +16,7 @@ from core.problems import ProblemCode
 from db.models import Course, Purchase
 from db.session import rows_matched
 from services.errors import Refused
+from services.paging import decode_cursor, encode_cursor
 
 LATEST_REVIEWS = 10
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -94,8 +93,7 @@ def _text_match(session: AsyncSession, q: str) -> ColumnElement[bool] | TextClau
 
 def _cursor(course: Course, sort: Sort) -> str:
     value = course.listed_at.isoformat() if sort is Sort.NEWEST and course.listed_at else getattr(course, _attr(sort))
-    raw = json.dumps([sort.value, value, course.course_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(sort.value, value, course.course_id)
 
 
 def _attr(sort: Sort) -> str:
@@ -103,12 +101,9 @@ def _attr(sort: Sort) -> str:
 
 
 def _parse_cursor(cursor: str, sort: Sort) -> tuple[Any, str]:
-    refused = Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out (with this sort).")
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4))
-        kind, value, course_id = json.loads(raw)
-    except (ValueError, TypeError):
-        raise refused from None
+    detail = "The cursor is not one this list gave out (with this sort)."
+    refused = Refused(422, ProblemCode.INVALID_CURSOR, detail)
+    kind, value, course_id = decode_cursor(cursor, 3, detail)
     if kind != sort.value or not isinstance(course_id, str):
         raise refused
     try:

@@ -14,6 +14,7 @@ from core.payments import RetryOutcome, RetryPaymentInput, RetryPaymentResult, p
 from core.problems import ProblemCode
 from db.models import Beneficiary, Partner, Payment
 from services.errors import Refused
+from services.paging import NOT_OURS, decode_cursor, encode_cursor
 from workflows.disbursement import Disbursement
 
 
@@ -156,20 +157,17 @@ async def newest_payments(
     rows = list(await session.scalars(query))
     page = rows[:limit]
     more = len(rows) > limit
-    return page, (f"{page[-1].created_at.isoformat()}~{page[-1].payment_id}" if more else None)
+    return page, (encode_cursor(page[-1].created_at.isoformat(), page[-1].payment_id) if more else None)
 
 
 def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     if not cursor:
         return None
-    at, sep, payment_id = cursor.partition("~")
+    at, payment_id = decode_cursor(cursor, 2)
     try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.") from None
-    if not sep or not payment_id:
-        raise Refused(422, ProblemCode.INVALID_CURSOR, "The cursor is not one this list gave out.")
-    return moment, payment_id
+        return datetime.fromisoformat(at), str(payment_id)
+    except (ValueError, TypeError):
+        raise Refused(422, ProblemCode.INVALID_CURSOR, NOT_OURS) from None
 
 
 async def payment_partners(session: AsyncSession) -> list[str]:

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from api.console.messages import MESSAGES
 from core.domain import PaymentStatus
 from db.models import Payment, Wave
+from services.errors import Refused
+from services.payments import PaymentFilter, newest_payments
 from tests.api.helpers import staff_token
 from tests.api.seeds import held_incentive
 
@@ -227,3 +229,21 @@ async def test_the_json_sign_in_refuses_another_sites_page(client, settings):
     )
     assert foreign.status_code == 403 and foreign.json()["code"] == "CROSS_SITE_REQUEST"
     assert "prakerja_staff" not in foreign.headers.get("set-cookie", "")
+
+
+async def test_payment_pages_follow_their_cursor_to_the_end(sessions):
+    ids = {await seed_journey(sessions) for _ in range(5)}
+    seen: list[str] = []
+    cursor = None
+    async with sessions() as s:
+        everything, _ = await newest_payments(s, PaymentFilter(status="ON_HOLD"), 10)
+        while True:
+            rows, cursor = await newest_payments(s, PaymentFilter(status="ON_HOLD"), 2, cursor)
+            seen += [r.registration_id for r in rows]
+            if cursor is None:
+                break
+
+    assert seen == [p.registration_id for p in everything] and set(seen) == ids  # each once, in order
+    with pytest.raises(Refused):
+        async with sessions() as s:
+            await newest_payments(s, PaymentFilter(), 2, "not-a-cursor")
