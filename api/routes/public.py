@@ -4,6 +4,7 @@ import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -54,8 +55,8 @@ async def register(
     confirmed at `POST /v1/me/verification`."""
     registration_id, token = new_registration_id(), new_token("bnf")
     hashed_nik = nik_hash(settings.secret_key, body.nik)
-    await verification.release_if_abandoned(session, hashed_nik, datetime.now(UTC))
-    registrations.add(
+    stage = partial(
+        registrations.add,
         session,
         registration_id=registration_id,
         nik_hash=hashed_nik,
@@ -66,11 +67,14 @@ async def register(
         selfie_b64=body.selfie_b64,
         secret_key=settings.secret_key,
     )
-    try:
-        await session.commit()  # the unique NIK hash makes concurrent duplicates lose here, race-free
-    except IntegrityError:
-        await session.rollback()
-        raise ProblemError(409, ProblemCode.NIK_ALREADY_REGISTERED, "This NIK already has a journey.") from None
+    stage()
+    if not await _committed(session):
+        # The NIK is taken; only an unconfirmed registration abandoned long enough gives it up to this one.
+        if not await verification.release_if_abandoned(session, hashed_nik, datetime.now(UTC)):
+            raise ProblemError(409, ProblemCode.NIK_ALREADY_REGISTERED, "This NIK already has a journey.")
+        stage()
+        if not await _committed(session):
+            raise ProblemError(409, ProblemCode.NIK_ALREADY_REGISTERED, "This NIK already has a journey.")
     await life_events.admit_registration(session, registration_id, hashed_nik)  # 409 NIK_NOT_ELIGIBLE
     applicant = _applicant(body)
     if settings.verify_contact:
@@ -81,6 +85,16 @@ async def register(
         await _start_or_withdraw(client, settings, session, registration_id, applicant, hashed_nik)
         status_ = JourneyStatus.REGISTERED
     return RegistrationResponse(registration_id=registration_id, status=status_, beneficiary_token=token)
+
+
+async def _committed(session: SessionDep) -> bool:
+    """Commit the staged registration; False when the unique NIK hash says the NIK is taken (race-free)."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 def _applicant(body: RegistrationRequest) -> Applicant:
