@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.schemas import ClawbackView, JourneyView, PaymentAccountView, PaymentView, PurchaseView, SurveyView
 from core.domain import FINAL_STATUSES, JourneyStatus, PaymentKind, PaymentStatus, PurchaseStatus, SurveyStatus
 from core.payments import payment_id_for
+from core.security import mask
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Clawback, Payment, Purchase, SurveyResponse
 
@@ -71,10 +72,6 @@ def waiting_for(b: Beneficiary, purchases: list[Purchase]) -> list[str]:
     if not b.payment_account:
         waits.append("PAYMENT_ACCOUNT")
     return waits
-
-
-def mask(account_number: str) -> str:
-    return "*" * max(len(account_number) - 4, 0) + account_number[-4:]
 
 
 async def journey_view(session: AsyncSession, registration_id: str) -> JourneyView | None:

@@ -68,3 +68,8 @@ def signed_headers(
         "X-Timestamp": ts,
         "X-Signature": sign(sign_key, client_code, ts, method, path, body),
     }
+
+
+def mask(account_number: str) -> str:
+    """Last 4 digits only: enough to tell two accounts apart, useless to anyone else."""
+    return "*" * max(len(account_number) - 4, 0) + account_number[-4:]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.domain import BalanceEntryKind, JourneyStatus, PaymentStatus
 from core.payments import AttemptStatus
 from core.problems import ProblemCode
+from core.security import mask
 from db.models import (
     AuditLog,
     BalanceEntry,
@@ -95,11 +96,6 @@ def _parsed(value: Any) -> datetime | None:
         return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None
-
-
-def mask(account_number: str) -> str:
-    """Last 4 digits only (as api.views.mask): enough to tell two accounts apart, useless to anyone else."""
-    return "*" * max(len(account_number) - 4, 0) + account_number[-4:]
 
 
 def _ok(row: AuditLog) -> bool:

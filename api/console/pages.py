@@ -24,11 +24,11 @@ from api.console import csrf
 from api.console.messages import LANG_COOKIE, LANGUAGES, language, translator
 from api.context import get_ctx
 from api.deps import SessionDep, SettingsDep, SnapshotDep
-from api.views import journey_view, mask
+from api.views import journey_view
 from core.contracts import journey_id
 from core.domain import PaymentKind, PaymentStatus, Role
 from core.problems import ProblemCode
-from core.security import seal, unseal
+from core.security import mask, seal, unseal
 from core.settings import Settings
 from db.models import Payment
 from services import journeys, profiles, waves
