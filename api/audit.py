@@ -8,7 +8,6 @@ concerns (`resource`), so a journey's timeline finds its rows through an index.
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +19,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import route_template
+from core.payments import registration_of_payment
 from db.models import AuditLog
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # was linked at), so a timeline can say why. Codes only: problem bodies and these members hold no personal data.
 RESPONSE_IDS = ("partner_client_code", "reason")
 MAX_CAPTURED_BODY = 8192
-# PAY-<registration_id>-I<n> or -S<n> (core.payments.payment_id_for), optionally -A<n> for one attempt.
-_PAYMENT_ID = re.compile(r"^PAY-(?P<registration_id>.+)-[IS]\d+(?:-A\d+)?$")
 
 
 class ActorKind(StrEnum):
@@ -59,12 +57,6 @@ def add_audit_detail(request: Request, **ids: str | int | bool | None) -> None:
 
 def should_record(actor: AuditActor, method: str) -> bool:
     return actor.kind is ActorKind.PARTNER or method in WRITE_METHODS
-
-
-def registration_of_payment(payment_id: str) -> str | None:
-    """The registration a payment (or payment attempt) id belongs to; None if it is not one."""
-    found = _PAYMENT_ID.match(payment_id)
-    return found["registration_id"] if found else None
 
 
 def resource_of(actor: AuditActor, detail: dict[str, Any]) -> str | None:

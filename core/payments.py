@@ -4,6 +4,7 @@ Exactly-once rests on two deterministic keys: the payment id (one per registrati
 Disbursement workflow id and the ledger row's key) and the attempt id (the partner's idempotency key).
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -17,6 +18,16 @@ PAYMENT_HOLD_SIGNAL = "payment_hold"
 
 def payment_id_for(registration_id: str, kind: PaymentKind, number: int) -> str:
     return f"PAY-{registration_id}-{'I' if kind is PaymentKind.INCENTIVE else 'S'}{number}"
+
+
+# PAY-<registration_id>-I<n> or -S<n> (payment_id_for), optionally -A<n> for one attempt (attempt_id_for).
+_PAYMENT_ID = re.compile(r"^PAY-(?P<registration_id>.+)-[IS]\d+(?:-A\d+)?$")
+
+
+def registration_of_payment(payment_id: str) -> str | None:
+    """The registration a payment (or payment attempt) id belongs to; None if it is not one."""
+    found = _PAYMENT_ID.match(payment_id)
+    return found["registration_id"] if found else None
 
 
 def payment_workflow_id(payment_id: str) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from api.audit import ActorKind, AuditActor, registration_of_payment, resource_of
+from api.audit import ActorKind, AuditActor, resource_of
+from core.payments import registration_of_payment
 from tests.api.helpers import assert_problem, bearer
 from tests.api.live import Live, live_app
 from tests.api.test_money import Money, paid, ref
