@@ -10,7 +10,9 @@ can meet (e.g. before the first production release), with
 
 The recorded paths: rejected, ineligible, revoked while waiting, purchase deadline missed, one wave draw (recorded
 here), and a whole completed journey, a death reported during the incentives and an overdue-then-approved course
-assessment (recorded by test_replay_full.py).
+assessment (recorded by test_replay_full.py). `*_e10a315.json`: a completed journey and one revoked during its
+incentives, recorded with the code of commit e10a315 (before the console, life events, profiles and typed
+handlers), so the versioned changes since are proven against histories their old code wrote.
 """
 
 import os
