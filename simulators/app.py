@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.errors import PartnerUnavailable
 from simulators import control, messaging, partners
-from simulators.faults import FaultTimeout
+from simulators.faults import FaultAfterCommit, FaultDuplicateKey, FaultTimeout
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
 
@@ -27,6 +27,8 @@ def create_app(world: SimWorld | None = None) -> FastAPI:
     app.include_router(messaging.router)
     app.add_exception_handler(PartnerUnavailable, _unavailable)
     app.add_exception_handler(FaultTimeout, _timeout)
+    app.add_exception_handler(FaultAfterCommit, _failed_after_commit)
+    app.add_exception_handler(FaultDuplicateKey, _duplicate_key)
     return app
 
 
@@ -68,3 +70,12 @@ async def _timeout(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FaultTimeout)
     await asyncio.sleep(exc.ms / 1000)
     return _problem(504, "Partner timed out (simulated)", "PARTNER_TIMEOUT")
+
+
+async def _failed_after_commit(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(500, "Internal error (simulated, after the disbursement was recorded)", "INTERNAL_ERROR")
+
+
+async def _duplicate_key(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FaultDuplicateKey)
+    return _problem(409, "Idempotency key already received (simulated)", exc.code)

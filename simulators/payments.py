@@ -100,8 +100,9 @@ class PaymentPartners:
         if record is None:
             record = ledger[request.idempotency_key] = self._receive(partner, request)
         else:
+            self.faults.on_repeat(_targets(partner))
             logger.info("disbursement %s at %s repeated: same answer, no new payment", record.idempotency_key, partner)
-        self.faults.after(_targets(partner))
+        self.faults.after_commit(_targets(partner))
         return record.result()
 
     async def status(self, partner: str, idempotency_key: str) -> DisbursementResult | None:

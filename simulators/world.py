@@ -123,9 +123,15 @@ class SimWorld:
         self.payments.configure(client_code, sign_key, mode, callback_delay_ms)
 
     def add_fault(
-        self, target: str, kind: str, rate: float = 1.0, ms: int | None = None, amount: int | None = None
+        self,
+        target: str,
+        kind: str,
+        rate: float = 1.0,
+        ms: int | None = None,
+        amount: int | None = None,
+        times: int | None = None,
     ) -> Fault:
-        fault = {"target": target, "kind": kind, "rate": rate, "ms": ms, "amount": amount}
+        fault = {"target": target, "kind": kind, "rate": rate, "ms": ms, "amount": amount, "times": times}
         return self.faults.add(Fault.model_validate(fault))
 
     def clear_faults(self) -> int:

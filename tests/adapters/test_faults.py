@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from adapters.errors import PartnerTimeout, PartnerUnavailable
+from adapters.errors import PartnerError, PartnerTimeout, PartnerUnavailable
 from adapters.payment import DisbursementStatus, DisburseRequest
 from simulators.world import SimWorld
 from tests.adapters.sim_support import BORN, KK, NIK
@@ -140,3 +140,53 @@ async def test_failing_callback_transport_is_survived(world, async_wallet, adapt
     await world.drain()
     settled = await adapters.payments.status(WALLET, "pay-9")
     assert settled is not None and settled.status is DisbursementStatus.SUCCEEDED
+
+
+async def test_5xx_after_commit_pays_once_and_the_resend_gets_the_stored_answer(adapters, world, sim):
+    world.add_fault(f"payment:{WALLET}", "error_5xx_after_commit", times=2)
+    for _ in range(2):
+        with pytest.raises(PartnerUnavailable):
+            await adapters.payments.disburse(WALLET, payout())
+    # The answers were lost, the payment was not: the resend of the same key is answered, nothing paid twice.
+    paid = await adapters.payments.disburse(WALLET, payout())
+    assert paid.status is DisbursementStatus.SUCCEEDED
+    assert await adapters.payments.status(WALLET, "pay-9") == paid
+    received = (await sim.get(f"/sim/payments/{WALLET}")).json()
+    assert [(r["idempotency_key"], r["amount"]) for r in received] == [("pay-9", 50_000)]
+    assert [f["fired"] for f in (await sim.get("/sim/faults")).json()] == [2]
+
+
+async def test_409_on_a_repeated_key_leaves_only_the_status_query(adapters, world, sim):
+    world.add_fault(f"payment:{WALLET}", "conflict_on_repeat")
+    first = await adapters.payments.disburse(WALLET, payout())
+    assert first.status is DisbursementStatus.SUCCEEDED  # a new key is answered as usual
+    with pytest.raises(PartnerError) as refused:
+        await adapters.payments.disburse(WALLET, payout())
+    assert not isinstance(refused.value, PartnerUnavailable)  # a definitive refusal, not a transient one
+    assert await adapters.payments.status(WALLET, "pay-9") == first
+    assert len((await sim.get(f"/sim/payments/{WALLET}")).json()) == 1
+
+
+async def test_409_on_a_repeated_key_over_http_is_a_problem(world, sim):
+    world.add_fault("payment", "conflict_on_repeat")
+    body = payout().model_dump(mode="json")
+    assert (await sim.post(f"/payments/{WALLET}/disbursements", json=body)).status_code == 200
+    repeated = await sim.post(f"/payments/{WALLET}/disbursements", json=body)
+    assert repeated.status_code == 409
+    assert repeated.json()["code"] == "DUPLICATE_IDEMPOTENCY_KEY"
+
+
+async def test_5xx_after_commit_over_http_is_a_500_with_the_payment_made(world, sim):
+    world.add_fault("payment", "error_5xx_after_commit", times=1)
+    body = payout().model_dump(mode="json")
+    assert (await sim.post(f"/payments/{WALLET}/disbursements", json=body)).status_code == 500
+    assert (await sim.get(f"/payments/{WALLET}/disbursements/pay-9")).json()["status"] == "SUCCEEDED"
+    assert (await sim.post(f"/payments/{WALLET}/disbursements", json=body)).status_code == 200
+
+
+async def test_a_spent_fault_stays_listed_but_quiet(adapters, world):
+    world.add_fault("social_affairs", "error_5xx", times=1)
+    with pytest.raises(PartnerUnavailable):
+        await adapters.social_affairs.check(NIK)
+    assert (await adapters.social_affairs.check(NIK)).programmes == []
+    assert world.faults.faults[0].fired == 1

@@ -73,7 +73,8 @@ async def test_invalid_input_is_422(sim, path, body):
 
 async def test_faults_are_listed_applied_and_cleared(sim):
     fault = {"target": "payment:ew-dana", "kind": "error_5xx", "rate": 1}
-    assert (await sim.post("/sim/faults", json=fault)).json() == fault | {"ms": None, "amount": None}
+    defaults = {"ms": None, "amount": None, "times": None, "fired": 0}
+    assert (await sim.post("/sim/faults", json=fault)).json() == fault | defaults
     assert [f["target"] for f in (await sim.get("/sim/faults")).json()] == ["payment:ew-dana"]
     answer = await sim.post("/payments/ew-dana/ekyc", json={"account_number": "1", "nik": NIK})
     assert answer.status_code == 503
