@@ -1,4 +1,4 @@
-"""Sending messages to a journey and turning Temporal's answers into problem responses."""
+"""Sending updates and signals to a journey, and Temporal's answers as refusals (`Refused`)."""
 
 from typing import Any, TypeVar
 
@@ -8,9 +8,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodSyncOrAsyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.errors import ProblemError
 from core.contracts import journey_id
 from core.problems import ProblemCode
+from services.errors import Refused
 
 ArgT = TypeVar("ArgT")
 T = TypeVar("T")
@@ -35,8 +35,8 @@ async def update(
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type:
             status = STATUS_OF.get(cause.type, 409)
-            raise ProblemError(status, cause.type, cause.message) from None
-        raise ProblemError(409, ProblemCode.UPDATE_REJECTED, "The journey refused the request.") from None
+            raise Refused(status, cause.type, cause.message) from None
+        raise Refused(409, ProblemCode.UPDATE_REJECTED, "The journey refused the request.") from None
     except RPCError as err:
         raise _rpc_problem(err) from None
 
@@ -52,7 +52,7 @@ async def signal(
         raise _rpc_problem(err) from None
 
 
-def _rpc_problem(err: RPCError) -> ProblemError:
+def _rpc_problem(err: RPCError) -> Refused:
     if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-        return ProblemError(409, ProblemCode.JOURNEY_FINISHED, "The journey is no longer running.")
-    return ProblemError(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The journey could not be reached; try again.")
+        return Refused(409, ProblemCode.JOURNEY_FINISHED, "The journey is no longer running.")
+    return Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The journey could not be reached; try again.")

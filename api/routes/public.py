@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
-from api import journeys
 from api.deps import BeneficiaryDep, ContextDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
 from api.errors import ProblemError, problem_responses
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
@@ -35,7 +34,7 @@ from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
 from core.terms import PROFILES, terms_for
 from db import registrations
 from db.models import Beneficiary, Partner, Purchase, SurveyResponse
-from services import catalogue, life_events, verification
+from services import catalogue, journey_calls, life_events, verification
 from workflows.journey import BeneficiaryJourney
 
 log = logging.getLogger("prakerja.api.registration")
@@ -233,7 +232,7 @@ async def review(
     if beneficiary.status in FINAL_STATUSES:
         raise ProblemError(409, ProblemCode.JOURNEY_FINISHED, f"The journey is already {beneficiary.status}.")
     # The journey first: a review it refuses (it has ended) must not show as recorded either.
-    await journeys.signal(
+    await journey_calls.signal(
         client,
         beneficiary.registration_id,
         BeneficiaryJourney.review,
@@ -266,7 +265,7 @@ async def link_payment_account(
         raise ProblemError(
             422, ProblemCode.UNKNOWN_PAYMENT_PARTNER, f"{body.partner_client_code} is not a payment partner."
         )
-    result = await journeys.update(
+    result = await journey_calls.update(
         client,
         beneficiary.registration_id,
         BeneficiaryJourney.link_payment_account,
@@ -331,7 +330,7 @@ async def submit_survey(
             409, ProblemCode.SURVEY_ALREADY_SUBMITTED, f"Survey {survey_no} was already submitted."
         ) from None
     try:
-        await journeys.signal(
+        await journey_calls.signal(
             client,
             beneficiary.registration_id,
             BeneficiaryJourney.survey_submitted,

@@ -1,38 +1,23 @@
 """Support staff: payments by status, retrying a payment on hold, clawbacks, and the daily reconciliation report."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowFailureError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError
+from sqlalchemy import select
 
 from api.audit import add_audit_detail
 from api.deps import SessionDep, SettingsDep, SupportDep, SupportOrOperatorDep, TemporalDep
-from api.errors import ProblemError, problem_responses
-from core.domain import PartnerKind, PaymentKind, PaymentStatus
-from core.payments import (
-    AttemptStatus,
-    ReconcileInput,
-    ReconcileResult,
-    ReconciliationDifference,
-    day_bounds,
-    reconciliation_id,
-)
-from core.problems import ProblemCode
-from db.models import Partner, Payment, PaymentAttempt
+from api.errors import problem_responses
+from core.domain import PaymentKind, PaymentStatus
+from db.models import Payment
 from services import clawbacks
 from services.clawbacks import ClawbackPage
 from services.payments import RetryPayment, execute_retry, plan_retry
-from workflows.reconciliation import Reconciliation
+from services.reconciliation import ReconciliationReport, daily_report
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
-
-REPORT_TIMEOUT = timedelta(seconds=90)
 
 
 class PaymentItem(BaseModel):
@@ -62,26 +47,6 @@ class RetryRequest(BaseModel):
 class RetryAccepted(BaseModel):
     payment_id: str
     status: PaymentStatus = PaymentStatus.PENDING
-
-
-class PartnerReconciliation(BaseModel):
-    partner_client_code: str
-    paid_count: int = Field(description="Ledger: payments paid through this partner on the day (UTC).")
-    paid_sum: int
-    on_hold: int = Field(description="Ledger: payments at this partner on hold now.")
-    failed: int = Field(description="Ledger: attempts at this partner that failed on the day.")
-    partner_available: bool
-    partner_paid_count: int | None = Field(description="The partner's statement: SUCCEEDED disbursements that day.")
-    partner_paid_sum: int | None
-    matches: bool
-    differences: list[ReconciliationDifference]
-    differences_total: int
-
-
-class ReconciliationReport(BaseModel):
-    date: date
-    matches: bool
-    partners: list[PartnerReconciliation]
 
 
 @router.get("/payments", response_model=PaymentPage)
@@ -149,84 +114,4 @@ async def reconciliation(
 ) -> ReconciliationReport:
     """Per payment partner: what the ledger says was paid that UTC day next to the partner's own statement
     (fetched through its adapter by a short workflow), with the differences key by key."""
-    day = day or datetime.now(UTC).date()
-    codes = list(await session.scalars(select(Partner.client_code).where(Partner.kind == PartnerKind.PAYMENT)))
-    ledger = await _ledger_figures(session, day)
-    statements = {
-        s.partner_client_code: s for s in (await _statements(client, settings.task_queue, day, codes)).statements
-    }
-    partners = []
-    for code in sorted(codes):
-        paid_count, paid_sum, on_hold, failed = ledger.get(code, (0, 0, 0, 0))
-        stmt = statements.get(code)
-        available = stmt is not None and stmt.available
-        partners.append(
-            PartnerReconciliation(
-                partner_client_code=code,
-                paid_count=paid_count,
-                paid_sum=paid_sum,
-                on_hold=on_hold,
-                failed=failed,
-                partner_available=available,
-                partner_paid_count=stmt.count if available and stmt else None,
-                partner_paid_sum=stmt.total if available and stmt else None,
-                matches=bool(
-                    available and stmt and (stmt.count, stmt.total, stmt.differences_total) == (paid_count, paid_sum, 0)
-                ),
-                differences=stmt.differences if stmt else [],
-                differences_total=stmt.differences_total if stmt else 0,
-            )
-        )
-    return ReconciliationReport(date=day, matches=all(p.matches for p in partners), partners=partners)
-
-
-async def _ledger_figures(session: AsyncSession, day: date) -> dict[str, tuple[int, int, int, int]]:
-    """partner → (paid count, paid sum, on hold now, failed attempts that day), from the ledger."""
-    start, end = day_bounds(day)
-    paid = await session.execute(
-        select(Payment.partner_client_code, func.count(), func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.status == PaymentStatus.PAID, Payment.paid_at >= start, Payment.paid_at < end)
-        .group_by(Payment.partner_client_code)
-    )
-    held = await session.execute(
-        select(Payment.partner_client_code, func.count())
-        .where(Payment.status == PaymentStatus.ON_HOLD)
-        .group_by(Payment.partner_client_code)
-    )
-    failed = await session.execute(
-        select(PaymentAttempt.partner_client_code, func.count())
-        .where(
-            PaymentAttempt.status == AttemptStatus.FAILED,
-            PaymentAttempt.resolved_at >= start,
-            PaymentAttempt.resolved_at < end,
-        )
-        .group_by(PaymentAttempt.partner_client_code)
-    )
-    figures: dict[str, list[int]] = {}
-    for code, count, total in paid:
-        figures.setdefault(code or "", [0, 0, 0, 0])[0:2] = [count, int(total)]
-    for code, count in held:
-        figures.setdefault(code or "", [0, 0, 0, 0])[2] = count
-    for code, count in failed:
-        figures.setdefault(code, [0, 0, 0, 0])[3] = count
-    return {code: (v[0], v[1], v[2], v[3]) for code, v in figures.items()}
-
-
-async def _statements(client: Client, task_queue: str, day: date, codes: list[str]) -> ReconcileResult:
-    """The partners' statements, through the Reconciliation workflow (routes never call adapters)."""
-    if not codes:
-        return ReconcileResult(day=day, statements=[])
-    try:
-        return await client.execute_workflow(
-            Reconciliation.run,
-            ReconcileInput(day=day, partner_client_codes=sorted(codes)),
-            id=reconciliation_id(day),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            execution_timeout=REPORT_TIMEOUT,
-        )
-    except (WorkflowFailureError, RPCError) as err:
-        raise ProblemError(
-            503, ProblemCode.RECONCILIATION_UNAVAILABLE, "The partners' statements could not be fetched."
-        ) from err
+    return await daily_report(session, client, settings.task_queue, day or datetime.now(UTC).date())
