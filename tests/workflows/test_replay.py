@@ -12,7 +12,9 @@ The recorded paths: rejected, ineligible, revoked while waiting, purchase deadli
 here), and a whole completed journey, a death reported during the incentives and an overdue-then-approved course
 assessment (recorded by test_replay_full.py). `*_e10a315.json`: a completed journey and one revoked during its
 incentives, recorded with the code of commit e10a315 (before the console, life events, profiles and typed
-handlers), so the versioned changes since are proven against histories their old code wrote.
+handlers), so the versioned changes since are proven against histories their old code wrote. Recorded with the code
+of commit 0089b57, before the payment path was redesigned (test_replay_full.py): a support retry out of a payment
+hold, a revocation while a payment is pending at the partner, and a journey paid by partner callbacks.
 """
 
 import os
@@ -67,6 +69,9 @@ def test_every_workflow_and_path_has_a_history():
         "journey_completed",  # recorded by test_replay_full.py, as are the two below
         "journey_life_event_during_incentives",
         "assessment_overdue_then_approved",
+        "journey_hold_then_support_retry",  # these three: test_replay_full.py, with the code of commit 0089b57
+        "journey_revoked_during_a_payment",
+        "journey_async_partner_callbacks",
     }
 
 
