@@ -170,6 +170,20 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         raise Refused(422, ProblemCode.INVALID_CURSOR, NOT_OURS) from None
 
 
+async def payments_by_id(
+    session: AsyncSession, status: PaymentStatus | None, limit: int, after: str | None = None
+) -> tuple[list[Payment], str | None]:
+    """A page of payments (optionally of one status) in payment-id order, and the id to pass as `after` next."""
+    query = select(Payment).order_by(Payment.payment_id).limit(limit + 1)
+    if status is not None:
+        query = query.where(Payment.status == status)
+    if after:
+        query = query.where(Payment.payment_id > after)
+    rows = list(await session.scalars(query))
+    page = rows[:limit]
+    return page, (page[-1].payment_id if len(rows) > limit else None)
+
+
 async def payment_partners(session: AsyncSession) -> list[str]:
     """Client codes of the payment partners a retry may move a payment to."""
     query = select(Partner.client_code).where(Partner.kind == PartnerKind.PAYMENT).order_by(Partner.client_code)

@@ -1,20 +1,15 @@
 """Admin: mint staff tokens, register partners, maintain the course catalogue."""
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, StrictInt
-from sqlalchemy.exc import IntegrityError
 
 from api.audit import add_audit_detail
 from api.deps import AdminDep, SessionDep, SettingsDep
-from api.errors import ProblemError, problem_responses
-from core.catalogue import CourseStatus
+from api.errors import problem_responses
 from core.domain import PartnerKind, Role
-from core.problems import ProblemCode
-from core.security import new_token, seal, token_hash
-from db.models import Course, Partner, StaffToken, utcnow
+from services import partners, staff
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 422))
 
@@ -60,9 +55,7 @@ async def create_staff_token(
     body: CreateStaffTokenInput, admin: AdminDep, session: SessionDep, request: Request
 ) -> StaffTokenResult:
     """Mint a bearer token for a staff member of `role`; the token is returned once."""
-    token, staff_id = new_token("stf"), f"{body.role}-{secrets.token_hex(6)}"
-    session.add(StaffToken(token_hash=token_hash(token), role=body.role, staff_id=staff_id, created_by=admin.staff_id))
-    await session.commit()
+    token, staff_id = await staff.mint_token(session, body.role, admin.staff_id)
     add_audit_detail(request, staff_id=staff_id, role=body.role.value)
     return StaffTokenResult(token=token, role=body.role, staff_id=staff_id)
 
@@ -73,16 +66,8 @@ async def create_partner(
 ) -> PartnerResult:
     """Register a partner and return its signing key (only this once); 409 `PARTNER_EXISTS` on a repeat."""
     add_audit_detail(request, client_code=body.client_code, kind=body.kind.value)
-    exists = ProblemError(409, ProblemCode.PARTNER_EXISTS, f"Partner {body.client_code} is already registered.")
-    if await session.get(Partner, body.client_code) is not None:
-        raise exists
-    sign_key = secrets.token_hex(32)
-    sealed = seal(settings.secret_key, sign_key)
-    session.add(Partner(client_code=body.client_code, kind=body.kind, name=body.name, sign_key_sealed=sealed))
-    try:
-        await session.commit()
-    except IntegrityError:  # a concurrent registration of the same code won the race
-        raise exists from None
+    cmd = partners.RegisterPartner(body.client_code, body.kind, body.name)
+    sign_key = await partners.register_partner(session, cmd, settings.secret_key)
     return PartnerResult(client_code=body.client_code, kind=body.kind, name=body.name, sign_key=sign_key)
 
 
@@ -91,20 +76,5 @@ async def create_course(body: CreateCourseInput, _: AdminDep, session: SessionDe
     """Add a catalogue course, approved (on sale) at once; an unchanged repeat is harmless, a changed one is
     409 `COURSE_EXISTS`."""
     add_audit_detail(request, course_id=body.course_id, provider_client_code=body.provider_client_code)
-    provider = await session.get(Partner, body.provider_client_code)
-    if provider is None or provider.kind != PartnerKind.TRAINING_PROVIDER:
-        raise ProblemError(
-            422, ProblemCode.UNKNOWN_PROVIDER, "provider_client_code is not a registered training provider."
-        )
-    existing = await session.get(Course, body.course_id)
-    if existing is None:
-        session.add(Course(**body.model_dump(), status=CourseStatus.APPROVED, listed_at=utcnow()))
-        try:
-            await session.commit()
-        except IntegrityError:  # a concurrent insert; compare with what it stored
-            await session.rollback()
-            existing = await session.get(Course, body.course_id)
-    result = CourseResult(**body.model_dump())
-    if existing is not None and CourseResult.model_validate(existing, from_attributes=True) != result:
-        raise ProblemError(409, ProblemCode.COURSE_EXISTS, f"Course {body.course_id} exists with different data.")
-    return result
+    await partners.list_course(session, partners.ListCourse(**body.model_dump()))
+    return CourseResult(**body.model_dump())

@@ -5,16 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.audit import add_audit_detail
 from api.deps import SessionDep, SettingsDep, SupportDep, SupportOrOperatorDep, TemporalDep
 from api.errors import problem_responses
 from core.domain import PaymentKind, PaymentStatus
-from db.models import Payment
 from services import clawbacks
 from services.clawbacks import ClawbackPage
-from services.payments import RetryPayment, execute_retry, plan_retry
+from services.payments import RetryPayment, execute_retry, payments_by_id, plan_retry
 from services.reconciliation import ReconciliationReport, daily_report
 
 router = APIRouter(prefix="/v1/support", tags=["support"], responses=problem_responses(401, 403, 422))
@@ -58,14 +56,9 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PaymentPage:
     """Payments (optionally of one status) with reason, partner and attempts, paged by payment id."""
-    query = select(Payment).order_by(Payment.payment_id).limit(limit + 1)
-    if status_ is not None:
-        query = query.where(Payment.status == status_)
-    if cursor:
-        query = query.where(Payment.payment_id > cursor)
-    rows = list(await session.scalars(query))
-    items = [PaymentItem.model_validate(p, from_attributes=True) for p in rows[:limit]]
-    return PaymentPage(items=items, next_cursor=items[-1].payment_id if len(rows) > limit else None)
+    rows, next_cursor = await payments_by_id(session, status_, limit, cursor)
+    items = [PaymentItem.model_validate(p, from_attributes=True) for p in rows]
+    return PaymentPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/clawbacks", response_model=ClawbackPage)

@@ -1,0 +1,70 @@
+"""A payment partner's callback: the outcome of one disbursement attempt, delivered to the payment's workflow."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.payments import AttemptStatus, AttemptStatusSignal, CallbackStatus, payment_workflow_id
+from core.problems import ProblemCode
+from db.models import PaymentAttempt
+from services.errors import Refused
+from workflows.disbursement import Disbursement
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    attempt_id: str
+    partner_client_code: str  # the calling partner
+    status: CallbackStatus
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
+async def attempt_for(session: AsyncSession, cmd: AttemptOutcome) -> PaymentAttempt:
+    """The attempt (404 ATTEMPT_NOT_FOUND), if it was sent to the calling partner (403 FORBIDDEN_PARTNER)."""
+    attempt = await session.get(PaymentAttempt, cmd.attempt_id)
+    if attempt is None:
+        raise Refused(404, ProblemCode.ATTEMPT_NOT_FOUND, f"No disbursement attempt {cmd.attempt_id}.")
+    if attempt.partner_client_code != cmd.partner_client_code:
+        raise Refused(403, ProblemCode.FORBIDDEN_PARTNER, "This attempt was sent to another payment partner.")
+    return attempt
+
+
+async def report_outcome(session: AsyncSession, client: Client, attempt: PaymentAttempt, cmd: AttemptOutcome) -> None:
+    """Repeats and late callbacks are harmless: the payment workflow applies each attempt's outcome once and
+    never pays again because of a callback."""
+    if attempt.status == cmd.status.value:
+        return  # already applied: no need to wake the workflow
+    signal = AttemptStatusSignal(
+        attempt_id=cmd.attempt_id,
+        partner_client_code=cmd.partner_client_code,
+        status=cmd.status,
+        reason=cmd.reason,
+        partner_reference=cmd.partner_reference,
+    )
+    try:
+        await client.get_workflow_handle(payment_workflow_id(attempt.payment_id)).signal(
+            Disbursement.attempt_status, signal
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The callback could not be delivered; retry.") from err
+        await _after_the_payment_closed(session, attempt, cmd)
+
+
+async def _after_the_payment_closed(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> None:
+    """The payment workflow has finished; a success for an attempt closed as failed is an anomaly that
+    reconciliation must see (money may have moved twice). Anything else is an old echo."""
+    if cmd.status is CallbackStatus.SUCCEEDED and attempt.status == AttemptStatus.FAILED:
+        await session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.attempt_id == attempt.attempt_id, PaymentAttempt.status == AttemptStatus.FAILED)
+            .values(
+                status=AttemptStatus.LATE_SUCCEEDED,
+                partner_reference=cmd.partner_reference or attempt.partner_reference,
+            )
+        )
+        await session.commit()
