@@ -16,9 +16,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.metrics import route_template
+from api.middleware import HttpMiddleware
 from core.payments import registration_of_payment
 from db.models import AuditLog
 
@@ -131,14 +132,8 @@ def _audited(state: State, method: str) -> AuditActor | None:
     return actor if actor is not None and should_record(actor, method) else None
 
 
-class AuditMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class AuditMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The row is dated when the call arrived: before anything it caused (a retry's new attempt).
         started, status, json_body, body = datetime.now(UTC), 500, False, bytearray()
         # Shared with every Request built for this scope, so dependencies' state is visible here.

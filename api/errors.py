@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from api.middleware import HttpMiddleware, WatchedSend
 from core.problems import ProblemCode
 from services.errors import Refused
 
@@ -137,32 +138,20 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return internal_error()
 
 
-class CatchAllMiddleware:
+class CatchAllMiddleware(HttpMiddleware):
     """Turns any escaped exception into a 500 problem and logs its type only.
 
     Starlette's own last-resort handler re-raises so the server logs the traceback; exception messages
     (database errors quote their parameters) can carry personal data, so the error stops here.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, watched)
         except Exception as exc:
             log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), scope.get("path"))
-            if not started:
+            if not watched.started:
                 await internal_error()(scope, receive, send)
 
 

@@ -6,22 +6,17 @@ would store it). Checked once here rather than on every field of every model.
 
 from urllib.parse import unquote_to_bytes
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.errors import ProblemError, problem_response
+from api.middleware import HttpMiddleware
 from core.problems import ProblemCode
 
 _JSON_NUL = b"\\u0000"  # the only way JSON text can carry NUL (raw control characters are invalid JSON)
 
 
-class NulGuardMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class NulGuardMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
             await _refuse(scope, receive, send)
             return

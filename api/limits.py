@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import current_partner, current_staff, current_staff_or_cookie
 from api.errors import PROBLEM_MEDIA_TYPE, Problem, ProblemError, problem_response
+from api.middleware import HttpMiddleware, WatchedSend
 from api.ratelimit import RateLimitMiddleware, anonymous_caller
 from api.schemas import MAX_SELFIE_BYTES
 from core.problems import ProblemCode
@@ -49,19 +50,13 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class BodyLimitMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = body_limit(scope["path"])
         if (declared_length(scope) or 0) > limit:
             await _refuse(limit, scope, receive, send)
             return
-        received, started = 0, False
+        received, watched = 0, WatchedSend(send)
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -71,15 +66,10 @@ class BodyLimitMiddleware:
                 raise BodyTooLarge(limit)
             return message
 
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, watching_send)
+            await self.app(scope, counting_receive, watched)
         except BodyTooLarge:  # read outside a route (a middleware): the route's handler never saw it
-            if not started:
+            if not watched.started:
                 await _refuse(limit, scope, receive, send)
 
 
