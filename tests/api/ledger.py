@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from core.domain import JourneyStatus, PurchaseStatus
 from db.models import Beneficiary, Partner, Payment, PaymentAttempt, Purchase, Wave
@@ -11,8 +12,10 @@ def partner(code: str, kind: str = "payment") -> Partner:
     return Partner(client_code=code, kind=kind, name=f"{code} Ltd", sign_key_sealed="x")
 
 
-def wave(wave_id: str, name: str) -> Wave:
-    return Wave(wave_id=wave_id, name=name, status="DRAWN", quota=100, profile="prakerja-2020")
+def wave(wave_id: str, name: str | None = None, *, status: str = "DRAWN", quota: int = 100, **fields: Any) -> Wave:
+    """A wave row (drawn, unless told otherwise); `fields` set any other column."""
+    row = {"profile": "prakerja-2020"} | fields
+    return Wave(wave_id=wave_id, name=name or wave_id, status=status, quota=quota, **row)
 
 
 def beneficiary(
@@ -20,20 +23,23 @@ def beneficiary(
     status: JourneyStatus = JourneyStatus.INCENTIVES,
     wave_id: str | None = None,
     awarded: bool = False,
+    **fields: Any,
 ) -> Beneficiary:
+    """A projection row with a fresh registration id and unique hashes; `fields` set any other column."""
     registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
-    return Beneficiary(
-        registration_id=registration_id,
-        nik_hash=uuid.uuid4().hex,
-        kk_hash=uuid.uuid4().hex,
-        token_hash=uuid.uuid4().hex,
-        status=status,
-        province=province,
-        profile="prakerja-2020",
-        wave_id=wave_id,
-        prakerja_number=uuid.uuid4().hex[:16] if awarded else None,
-        detail={},
-    )
+    row = {
+        "registration_id": registration_id,
+        "nik_hash": uuid.uuid4().hex,
+        "kk_hash": uuid.uuid4().hex,
+        "token_hash": uuid.uuid4().hex,
+        "status": status,
+        "province": province,
+        "profile": "prakerja-2020",
+        "wave_id": wave_id,
+        "prakerja_number": uuid.uuid4().hex[:16] if awarded else None,
+        "detail": {},
+    }
+    return Beneficiary(**(row | fields))
 
 
 def completed_training(registration_id: str) -> Purchase:

@@ -1,10 +1,9 @@
 """Rows written straight to the database for tests that need a journey in a given state without running it."""
 
-import uuid
-
 from core.domain import JourneyStatus, PaymentStatus
 from core.payments import attempt_id_for
-from db.models import Beneficiary, Payment, PaymentAttempt
+from db.models import Payment, PaymentAttempt
+from tests.api.ledger import beneficiary
 
 
 async def held_incentive(
@@ -12,23 +11,16 @@ async def held_incentive(
 ) -> tuple[str, str]:
     """A beneficiary whose incentive 1 is on hold, as `mark_on_hold` leaves them (its one attempt FAILED
     with ACCOUNT_CLOSED at `partner`); `linked`: the account is also the beneficiary's linked one."""
-    registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
+    row = beneficiary(
+        status=JourneyStatus.PAYMENT_ON_HOLD,
+        payment_partner=partner if linked else None,
+        payment_account=account if linked else None,
+        detail={"status_before_payment_hold": JourneyStatus.INCENTIVES},
+    )
+    registration_id = row.registration_id
     payment_id = f"PAY-{registration_id}-I1"
     async with sessions.begin() as session:
-        session.add(
-            Beneficiary(
-                registration_id=registration_id,
-                nik_hash=uuid.uuid4().hex,
-                kk_hash=uuid.uuid4().hex,
-                token_hash=uuid.uuid4().hex,
-                status=JourneyStatus.PAYMENT_ON_HOLD,
-                province="Jawa Barat",
-                profile="prakerja-2020",
-                payment_partner=partner if linked else None,
-                payment_account=account if linked else None,
-                detail={"status_before_payment_hold": JourneyStatus.INCENTIVES},
-            )
-        )
+        session.add(row)
         session.add(
             Payment(
                 payment_id=payment_id,

@@ -36,6 +36,7 @@ from core.settings import Settings
 from db.models import Beneficiary, Partner, Payment, PaymentAttempt
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
+from tests.api.ledger import beneficiary as beneficiary_row
 from workers.payments import PAYMENT_WORKFLOWS
 from workflows.disbursement import Disbursement
 
@@ -149,22 +150,10 @@ class PaymentsHarness:
             )
 
     async def beneficiary(self, status: JourneyStatus = JourneyStatus.INCENTIVES) -> str:
-        registration_id = "REG-" + uuid.uuid4().hex[:16].upper()
+        row = beneficiary_row(status=status)
         async with self.sessions.begin() as session:
-            session.add(
-                Beneficiary(
-                    registration_id=registration_id,
-                    nik_hash=uuid.uuid4().hex,
-                    kk_hash=uuid.uuid4().hex,
-                    token_hash=uuid.uuid4().hex,
-                    status=status,
-                    reasons=[],
-                    province="Jawa Barat",
-                    profile="prakerja-2020",
-                    detail={},
-                )
-            )
-        return registration_id
+            session.add(row)
+        return row.registration_id
 
     def account(self, partner: str, account: str | None = None, nik: str = NIK, **kw: object) -> str:
         account = account or "ACC-" + uuid.uuid4().hex[:10]

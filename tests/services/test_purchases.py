@@ -12,9 +12,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.contracts import PurchaseResult, PurchaseUpdate
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
 from core.problems import ProblemCode
-from db.models import Beneficiary, Purchase
+from db.models import Purchase
 from services import purchases
 from services.errors import Refused
+from tests.api.ledger import beneficiary
 from tests.services.fakes import FakeJourneys
 from workflows.journey import BeneficiaryJourney
 
@@ -59,7 +60,8 @@ async def test_not_awarded_for_good_and_other_refusals_are_not_retried_past_thei
 
 
 async def seed(sessions, purchase_status: PurchaseStatus, journey_status: JourneyStatus) -> Purchase:
-    registration_id = "REG-" + uuid.uuid4().hex[:12].upper()
+    row = beneficiary(status=journey_status)
+    registration_id = row.registration_id
     purchase = Purchase(
         purchase_ref="P-" + uuid.uuid4().hex[:8],
         registration_id=registration_id,
@@ -70,18 +72,7 @@ async def seed(sessions, purchase_status: PurchaseStatus, journey_status: Journe
         status=purchase_status,
     )
     async with sessions.begin() as session:
-        session.add(
-            Beneficiary(
-                registration_id=registration_id,
-                nik_hash=uuid.uuid4().hex,
-                kk_hash=uuid.uuid4().hex,
-                token_hash=uuid.uuid4().hex,
-                status=journey_status,
-                province="Jawa Barat",
-                profile="prakerja-2020",
-            )
-        )
-        session.add(purchase)
+        session.add_all([row, purchase])
     return purchase
 
 

@@ -24,6 +24,7 @@ from db import registrations
 from db.models import Wave
 from services import profiles
 from simulators.world import SimWorld
+from tests.api.ledger import wave
 from workers.main import journey_activities
 
 # For harnesses that compress programme time: at a month of 3 s, the real 15- or 30-day first-purchase deadline
@@ -135,19 +136,9 @@ class Harness:
         self, quota: int, province_quotas: dict[str, int] | None = None, profile: str = "prakerja-2020"
     ) -> str:
         wave_id = "WAVE-" + uuid.uuid4().hex[:8].upper()
+        row = wave(wave_id, status=WaveStatus.OPEN, quota=quota, province_quotas=province_quotas, profile=profile)
         async with self.sessions.begin() as session:
-            session.add(
-                Wave(
-                    wave_id=wave_id,
-                    name=wave_id,
-                    status=WaveStatus.OPEN,
-                    quota=quota,
-                    province_quotas=province_quotas,
-                    profile=profile,
-                    pool_size=0,
-                    selected=0,
-                )
-            )
+            session.add(row)
         return wave_id
 
     async def draw(self, wave_id: str, seed: str = "seed") -> None:
