@@ -10,23 +10,19 @@ journey's revocation cancelled it, and paid by callback (recorded by tests/workf
 """
 
 import asyncio
-import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
 
 from core.payments import AttemptStatusSignal, ReconcileInput, ReconcileResult, RetryPaymentInput
-from core.settings import Settings
-from core.temporal import data_converter
 from tests.payments.harness import until, wait_state
+from tests.replay import RECORDING, Histories
 from workers.payments import PAYMENT_WORKFLOWS
 from workflows.disbursement import Disbursement
 
-HISTORIES = Path(__file__).parent / "histories"
-RECORDING = os.environ.get("RECORD_HISTORIES") == "1"
+PAYMENTS = Histories(Path(__file__).parent / "histories", PAYMENT_WORKFLOWS)
+save = PAYMENTS.save  # the journey recorders in tests/workflows/test_replay_full.py save their children with it
 PATHS = {
     "paid_sync",
     "paid_after_dropped_callback",
@@ -42,33 +38,17 @@ PATHS = {
 }
 
 
-def recorded() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
-
-
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text())
-
-
 @pytest.mark.skipif(RECORDING, reason="recording: replay the fresh fixtures in a second run")
-@pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", PAYMENTS.recorded(), ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path):
-    history = load(path)
-    replayer = Replayer(workflows=list(PAYMENT_WORKFLOWS), data_converter=data_converter(Settings().codec_keys))
-
-    result = await replayer.replay_workflow(history)
+    result = await PAYMENTS.replay(PAYMENTS.load(path.stem))
 
     assert result.replay_failure is None
 
 
 @pytest.mark.skipif(RECORDING, reason="recording")
 def test_every_path_has_a_history():
-    assert {path.stem for path in recorded()} >= PATHS
-
-
-async def save(handle: WorkflowHandle, name: str) -> None:
-    HISTORIES.mkdir(exist_ok=True)
-    (HISTORIES / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+    assert PAYMENTS.names() >= PATHS
 
 
 @pytest.mark.skipif(not RECORDING, reason="set RECORD_HISTORIES=1 to re-record the replay fixtures")

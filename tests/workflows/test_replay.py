@@ -17,50 +17,32 @@ of commit 0089b57, before the payment path was redesigned (test_replay_full.py):
 hold, a revocation while a payment is pending at the partner, and a journey paid by partner callbacks.
 """
 
-import os
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
 
 from core.contracts import draw_id
-from core.settings import Settings
-from core.temporal import data_converter
+from tests.replay import RECORDING, Histories
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Person
 from workflows.assessment import CourseAssessment
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
-HISTORIES = Path(__file__).parent / "histories"
-RECORDING = os.environ.get("RECORD_HISTORIES") == "1"
-
-
-def recorded() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
-
-
-def load(path: Path) -> WorkflowHistory:
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+JOURNEYS = Histories(Path(__file__).parent / "histories", [BeneficiaryJourney, WaveDraw, CourseAssessment])
+HISTORIES, save = JOURNEYS.folder, JOURNEYS.save  # the recorders in test_replay_full.py write here too
 
 
 @pytest.mark.skipif(RECORDING, reason="recording: replay the fresh fixtures in a second run")
-@pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", JOURNEYS.recorded(), ids=lambda path: path.stem)
 async def test_recorded_history_replays(path: Path):
-    history = load(path)
-    replayer = Replayer(
-        workflows=[BeneficiaryJourney, WaveDraw, CourseAssessment], data_converter=data_converter(Settings().codec_keys)
-    )
-
-    result = await replayer.replay_workflow(history)
+    result = await JOURNEYS.replay(JOURNEYS.load(path.stem))
 
     assert result.replay_failure is None
 
 
 def test_every_workflow_and_path_has_a_history():
-    names = {path.stem for path in recorded()}
-    assert names >= {
+    assert JOURNEYS.names() >= {
         "journey_rejected",
         "journey_ineligible",
         "journey_revoked_while_waiting",
@@ -73,11 +55,6 @@ def test_every_workflow_and_path_has_a_history():
         "journey_revoked_during_a_payment",
         "journey_async_partner_callbacks",
     }
-
-
-async def save(handle: WorkflowHandle, name: str) -> None:
-    history = await handle.fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
 @pytest.mark.skipif(not RECORDING, reason="set RECORD_HISTORIES=1 to re-record the replay fixtures")
@@ -95,7 +72,6 @@ async def test_record_histories(harness):
     await harness.draw(wave_id, seed="recorded")
     assert (await awarded.result()).reasons == ["PURCHASE_DEADLINE_MISSED"]  # skips the 30 days
 
-    HISTORIES.mkdir(exist_ok=True)
     await save(rejected, "journey_rejected")
     await save(ineligible, "journey_ineligible")
     await save(waiting, "journey_revoked_while_waiting")
