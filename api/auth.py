@@ -44,7 +44,7 @@ def unauthenticated(detail: str, code: str = ProblemCode.UNAUTHENTICATED, scheme
     return ProblemError(401, code, detail, headers={"WWW-Authenticate": scheme})
 
 
-def bad_signature(detail: str, code: str) -> ProblemError:
+def bad_signature(detail: str, code: ProblemCode) -> ProblemError:
     return unauthenticated(detail, code, scheme='HMAC-SHA256 realm="partners"')
 
 
@@ -115,17 +115,17 @@ async def current_partner(request: Request, session: _Session, settings: _Settin
     if partner is not None:
         set_actor(request, ActorKind.PARTNER, partner.client_code)  # refused calls are audited too
     if not (client_code and timestamp and signature):
-        raise bad_signature("X-Client-Code, X-Timestamp and X-Signature are required.", "SIGNATURE_MISSING")
+        raise bad_signature("X-Client-Code, X-Timestamp and X-Signature are required.", ProblemCode.SIGNATURE_MISSING)
     if partner is None:
-        raise bad_signature("Unknown client code.", "UNKNOWN_PARTNER")
+        raise bad_signature("Unknown client code.", ProblemCode.UNKNOWN_PARTNER)
     key = unseal(settings.secret_key, partner.sign_key_sealed)
     body = await request.body()
     expected = sign(key, client_code, timestamp, request.method, path_with_query(request), body)
     if not signature_matches(expected, signature):
-        raise bad_signature("The request signature does not verify.", "SIGNATURE_INVALID")
+        raise bad_signature("The request signature does not verify.", ProblemCode.SIGNATURE_INVALID)
     window = settings.signature_window_s
     if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > window:
-        raise bad_signature("X-Timestamp is outside the accepted window.", "SIGNATURE_EXPIRED")
+        raise bad_signature("X-Timestamp is outside the accepted window.", ProblemCode.SIGNATURE_EXPIRED)
     await enforce(request, Caller.PARTNER, partner.client_code)
     return AuthenticatedPartner(partner.client_code, PartnerKind(partner.kind), partner.name)
 

@@ -24,6 +24,7 @@ from api.console.pages import (
 from api.deps import SessionDep
 from core.catalogue import AssessmentStatus, CourseStatus, Decision
 from core.domain import Role
+from core.problems import ProblemCode
 from services import assessments
 from services.errors import Refused
 
@@ -96,7 +97,7 @@ async def decide(
         return refused
     assert page.staff is not None
     if decision not in Decision.__members__:
-        return back_to(QUEUE, error="INVALID_INPUT", reason="DECISION")
+        return back_to(QUEUE, error=ProblemCode.INVALID_INPUT, reason="DECISION")
     lines = [line.strip()[:500] for line in reasons.splitlines() if line.strip()][:20]
     add_audit_detail(page.request, course_id=course_id, decision=decision)
     try:

@@ -425,7 +425,7 @@ async def revoke_review(
     if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
     if len(reason.strip()) < 3:
-        return back_to(f"/console/beneficiaries/{registration_id}", error="INVALID_INPUT", reason="REASON")
+        return back_to(f"/console/beneficiaries/{registration_id}", error=ProblemCode.INVALID_INPUT, reason="REASON")
     return render(
         page,
         "confirm.html",
@@ -452,7 +452,7 @@ async def revoke_confirm(
     assert page.staff is not None
     here = f"/console/beneficiaries/{registration_id}"
     if len(reason.strip()) < 3:
-        return back_to(here, error="INVALID_INPUT", reason="REASON")
+        return back_to(here, error=ProblemCode.INVALID_INPUT, reason="REASON")
     try:
         await journeys.revoke(
             session, connected(client), journeys.Revoke(registration_id, reason.strip(), page.staff.staff_id)
@@ -491,7 +491,7 @@ async def wave_open(
     if (refused := refuse_post(page, csrf_field, Role.OPERATOR)) is not None:
         return refused
     if not name.strip() or not quota.strip().isdigit() or not 0 < int(quota) <= 10_000_000:
-        return back_to("/console/waves", error="INVALID_INPUT", reason="NAME_AND_QUOTA")
+        return back_to("/console/waves", error=ProblemCode.INVALID_INPUT, reason="NAME_AND_QUOTA")
     try:
         cmd = waves.OpenWave(name.strip(), int(quota), profile.strip() or page.settings.profile)
         wave = await waves.open_wave(session, cmd)
