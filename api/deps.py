@@ -11,6 +11,7 @@ from api.auth import (
     AuthenticatedPartner,
     Staff,
     current_beneficiary,
+    current_beneficiary_in_snapshot,
     current_partner,
     current_staff,
     current_staff_or_cookie,
@@ -43,6 +44,8 @@ SupportDep = Annotated[Staff, Depends(require_role(Role.SUPPORT))]
 SupportOrOperatorDep = Annotated[Staff, Depends(require_role(Role.SUPPORT, Role.OPERATOR))]
 
 BeneficiaryDep = Annotated[Beneficiary, Depends(current_beneficiary)]
+# For a view read from SnapshotDep: the token is looked up in the same snapshot (one connection, one read).
+SnapshotBeneficiaryDep = Annotated[Beneficiary, Depends(current_beneficiary_in_snapshot)]
 
 # Signed partners, any kind or one kind.
 PartnerDep = Annotated[AuthenticatedPartner, Depends(current_partner)]

@@ -5,7 +5,15 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from api.deps import BeneficiaryDep, ContextDep, SessionDep, SettingsDep, SnapshotDep, TemporalDep
+from api.deps import (
+    BeneficiaryDep,
+    ContextDep,
+    SessionDep,
+    SettingsDep,
+    SnapshotBeneficiaryDep,
+    SnapshotDep,
+    TemporalDep,
+)
 from api.errors import ProblemError, problem_responses
 from api.schemas import JourneyView, RegistrationRequest, RegistrationResponse
 from api.views import journey_view
@@ -87,7 +95,7 @@ async def resend_code(
 
 
 @router.get("/me", response_model=JourneyView, responses=problem_responses(401, 404))
-async def me(beneficiary: BeneficiaryDep, snapshot: SnapshotDep) -> JourneyView:
+async def me(beneficiary: SnapshotBeneficiaryDep, snapshot: SnapshotDep) -> JourneyView:
     """The signed-in beneficiary's journey: status, reasons, card, balance, purchases, payments, surveys."""
     view = await journey_view(snapshot, beneficiary.registration_id)
     if view is None:  # withdrawn between the token check and this read

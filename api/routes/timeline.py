@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from api.auth import require_role
-from api.deps import BeneficiaryDep, SnapshotDep
+from api.deps import SnapshotBeneficiaryDep, SnapshotDep
 from api.errors import ProblemError, problem_responses
 from core.domain import Role
 from core.problems import ProblemCode
@@ -38,7 +38,7 @@ async def beneficiary_timeline(registration_id: str, snapshot: SnapshotDep) -> T
 
 
 @router.get("/me/timeline", response_model=Timeline)
-async def my_timeline(beneficiary: BeneficiaryDep, snapshot: SnapshotDep) -> Timeline:
+async def my_timeline(beneficiary: SnapshotBeneficiaryDep, snapshot: SnapshotDep) -> Timeline:
     """The signed-in beneficiary's own journey timeline (as support sees it): why a step was refused or a
     payment held, and what was done about it."""
     return await _timeline(snapshot, beneficiary.registration_id)
