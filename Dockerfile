@@ -22,4 +22,5 @@ RUN pip install -c constraints.txt . \
 USER prakerja
 
 EXPOSE 8000
+# One API process unless PRAKERJA_API_WORKERS (or --workers) says more; docker-compose.yml runs two.
 CMD ["python", "-m", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -80,6 +80,7 @@ def create_app(
         async with open_context(settings, metrics, temporal_client, tracing) as ctx:
             app.state.ctx = ctx
             yield
+        metrics.close()
 
     app = FastAPI(
         title="Prakerja platform API",

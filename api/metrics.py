@@ -1,5 +1,6 @@
 """Prometheus metrics in a registry owned by one app (tests build many apps; the global one would clash)."""
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,49 +28,71 @@ UNMATCHED = "<unmatched>"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+def multiprocess() -> bool:
+    """prometheus-client's multiprocess mode, on when PROMETHEUS_MULTIPROC_DIR is set (`python -m api --workers`)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self.registry = CollectorRegistry()  # what /metrics serves
+        own = self.registry
         PlatformCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
+        if multiprocess():
+            # Values live in PROMETHEUS_MULTIPROC_DIR, one file per process; /metrics serves their sum over every
+            # process instead of this one's share. Process and GC collectors would describe only the process that
+            # happens to answer, so they are left out, as prometheus-client's multiprocess mode documents.
+            MultiProcessCollector(self.registry)
+            own = CollectorRegistry()  # registered, never served: the collector above reads the files
+        else:
+            ProcessCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests by method, route template and status.",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency by method and route template.",
             ["method", "route"],
-            registry=self.registry,
+            registry=own,
         )
-        self.in_flight = Gauge("http_requests_in_flight", "HTTP requests being served.", registry=self.registry)
+        self.in_flight = Gauge(
+            "http_requests_in_flight", "HTTP requests being served.", registry=own, multiprocess_mode="livesum"
+        )
         self.temporal_up = Gauge(
             "prakerja_temporal_up",
             "1 when the last readiness check reached Temporal.",
-            registry=self.registry,
+            registry=own,
+            multiprocess_mode="mostrecent",
         )
         self.database_up = Gauge(
             "prakerja_database_up",
             "1 when the last readiness check reached the database.",
-            registry=self.registry,
+            registry=own,
+            multiprocess_mode="mostrecent",
         )
         self.partner_requests = Counter(
             "prakerja_partner_requests",
             "Calls to partner systems by system and outcome (ok, rejected, error, timeout, unavailable).",
             ["system", "outcome"],
-            registry=self.registry,
+            registry=own,
         )
         self.partner_latency = Histogram(
             "prakerja_partner_request_duration_seconds",
             "Latency of calls to partner systems.",
             ["system"],
-            registry=self.registry,
+            registry=own,
         )
         self.programme = ProgrammeCollector()
         self.registry.register(self.programme)
+
+    def close(self) -> None:
+        """This process is stopping: its live gauges (requests in flight) must no longer count."""
+        if multiprocess():
+            mark_process_dead(os.getpid())
 
     def record(self, system: str, outcome: str, seconds: float) -> None:
         """adapters.metering.PartnerCallRecorder: a partner call this process made."""

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     task_queue: str = Field("prakerja-journeys", validation_alias=_env("PRAKERJA_TASK_QUEUE"))
     # The worker serves the Temporal SDK's metrics (and its own) in Prometheus format here; unset: not served.
     worker_metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PRAKERJA_WORKER_METRICS_PORT"))
+    # API processes (`python -m api`, uvicorn --workers). One by default: several need Redis for exact rate limits
+    # (PRAKERJA_REDIS_URL; else each process counts its own) and share /metrics through PROMETHEUS_MULTIPROC_DIR.
+    api_workers: int = Field(1, ge=1, le=64, validation_alias=_env("PRAKERJA_API_WORKERS"))
     # A payment not final this long after its first attempt is late (the SLA report); programme time.
     payment_sla_s: float = Field(86400.0, gt=0, validation_alias=_env("PRAKERJA_PAYMENT_SLA_S"))
     # A course assessment still pending this long after submission is escalated OVERDUE; programme time.

@@ -52,6 +52,7 @@ DEFAULTS = {
     "PRAKERJA_API_URL": "http://127.0.0.1:8000",
     "PRAKERJA_PARTNER_BASE_URL": "http://127.0.0.1:8100",
     "PRAKERJA_UI_ORIGIN": "http://127.0.0.1:8233",
+    "PRAKERJA_API_WORKERS": "1",
 }
 # What `make up` sets although the settings leave it unset (the worker serves no metrics by default).
 STACK_DEFAULTS = {"PRAKERJA_WORKER_METRICS_PORT": "9464"}
@@ -80,6 +81,17 @@ class Config:
     def worker_metrics_url(self) -> str:
         port = self.env.get("PRAKERJA_WORKER_METRICS_PORT") or STACK_DEFAULTS["PRAKERJA_WORKER_METRICS_PORT"]
         return f"http://127.0.0.1:{port}/metrics"
+
+    @property
+    def api_workers(self) -> int:
+        """API processes (PRAKERJA_API_WORKERS): one by default, as `python -m api`; the dev stack has no Redis,
+        so with several each process counts the rate limits on its own."""
+        return int(self.get("PRAKERJA_API_WORKERS"))
+
+    @property
+    def api_metrics_dir(self) -> Path | None:
+        """Where several API processes keep their Prometheus metrics, which `/metrics` sums (under var/)."""
+        return VAR / "api-metrics" if self.api_workers > 1 else None
 
     @property
     def api_url(self) -> str:
@@ -155,7 +167,17 @@ def app_commands(cfg: Config) -> dict[str, list[str]]:
         "migrate": [cfg.python, "-m", "db.migrate"],
         "simulators": [cfg.python, "-m", "simulators", "--host", sim_host, "--port", str(sim_port)],
         "worker": [cfg.python, "-m", "workers.main"],
-        "api": [cfg.python, "-m", "api", "--host", api_host, "--port", str(api_port)],
+        "api": [
+            cfg.python,
+            "-m",
+            "api",
+            "--host",
+            api_host,
+            "--port",
+            str(api_port),
+            "--workers",
+            str(cfg.api_workers),
+        ],
     }
 
 
@@ -186,6 +208,8 @@ def succeeds(argv: list[str]) -> bool:
 
 def boot(cfg: Config, sup: Supervisor) -> None:
     env = {**STACK_DEFAULTS, **cfg.env, "PYTHONUNBUFFERED": "1"}
+    if cfg.api_metrics_dir is not None:
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(cfg.api_metrics_dir))
     commands = app_commands(cfg)
     step("migrating the database", "migrate")
     sup.run_once("migrate", commands["migrate"], env, timeout_s=300)
@@ -244,7 +268,7 @@ def banner(cfg: Config, sup: Supervisor, creds: Credentials) -> str:
     else:
         ui = f"(your cluster's UI)   (codec endpoint {cfg.api_url}/codec)"
     rows = [
-        ("API", f"{cfg.api_url}   (docs {cfg.api_url}/docs)"),
+        ("API", f"{cfg.api_url}   (docs {cfg.api_url}/docs; {processes(cfg.api_workers)}, PRAKERJA_API_WORKERS)"),
         ("Console", f"{cfg.api_url}/console   (sign in with a staff token, e.g. the admin token below)"),
         ("Temporal UI", ui),
         ("Metrics", f"{cfg.api_url}/metrics   worker {cfg.worker_metrics_url}"),
@@ -260,6 +284,10 @@ def banner(cfg: Config, sup: Supervisor, creds: Credentials) -> str:
     body = [f"  {label:<15} {value}" for label, value in rows]
     stop = "Stop with Ctrl-C here, or `make down` from another terminal."
     return "\n".join(["=" * 78, "Prakerja dev stack is up", *body, stop, "=" * 78])
+
+
+def processes(count: int) -> str:
+    return f"{count} process{'es' if count > 1 else ''}"
 
 
 def _raise_stop(signum: int, _frame: object) -> None:

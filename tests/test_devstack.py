@@ -86,7 +86,7 @@ def test_app_commands_and_ports_follow_env_overrides() -> None:
     }
     cfg = devstack.Config(env, PYTHON)
     cmds = devstack.app_commands(cfg)
-    assert cmds["api"] == [PYTHON, "-m", "api", "--host", "127.0.0.1", "--port", "9000"]
+    assert cmds["api"] == [PYTHON, "-m", "api", "--host", "127.0.0.1", "--port", "9000", "--workers", "1"]
     assert cmds["simulators"] == [PYTHON, "-m", "simulators", "--host", "127.0.0.1", "--port", "9100"]
     assert cmds["worker"] == [PYTHON, "-m", "workers.main"]
     assert cmds["migrate"] == [PYTHON, "-m", "db.migrate"]
@@ -352,3 +352,15 @@ def test_the_banner_shows_the_metrics_and_the_transparency_page(tmp_path: Path) 
     assert "http://127.0.0.1:8000/transparency" in shown
     moved = devstack.Config({"PRAKERJA_WORKER_METRICS_PORT": "19464"}, PYTHON)
     assert "worker http://127.0.0.1:19464/metrics" in devstack.banner(moved, sup, {})
+
+
+def test_the_api_runs_as_many_processes_as_configured(tmp_path: Path) -> None:
+    one, three = devstack.Config({}, PYTHON), devstack.Config({"PRAKERJA_API_WORKERS": "3"}, PYTHON)
+    assert options(devstack.app_commands(one)["api"])["--workers"] == ["1"]
+    assert options(devstack.app_commands(three)["api"])["--workers"] == ["3"]
+    # Several processes share /metrics through files, kept under var/ (one process needs none).
+    assert one.api_metrics_dir is None
+    assert three.api_metrics_dir == devstack.VAR / "api-metrics"
+    sup = supervise.Supervisor(tmp_path, cwd=tmp_path)
+    assert "1 process, PRAKERJA_API_WORKERS" in devstack.banner(one, sup, {})
+    assert "3 processes, PRAKERJA_API_WORKERS" in devstack.banner(three, sup, {})
