@@ -2,6 +2,7 @@
 requests, whichever process answers the scrape (prometheus-client's multiprocess mode)."""
 
 import shutil
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,14 @@ def served_by(metrics_dir: Path, scratch: Path) -> dict[str, float]:
     return counts
 
 
+def settled(metrics_dir: Path, scratch: Path, sent: int) -> dict[str, float]:
+    """The per-process counts once all `sent` are in: a request is counted just after its answer went out."""
+    deadline = time.monotonic() + 5
+    while sum((counts := served_by(metrics_dir, scratch)).values()) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return counts
+
+
 def test_two_api_processes_serve_metrics_summed_over_both(tmp_path: Path) -> None:
     metrics_dir, scratch = tmp_path / "metrics", tmp_path / "scratch"
     scratch.mkdir()
@@ -54,7 +63,7 @@ def test_two_api_processes_serve_metrics_summed_over_both(tmp_path: Path) -> Non
             sent += BATCH
             if sum(1 for count in served_by(metrics_dir, scratch).values() if count) >= 2:
                 break
-        per_process = served_by(metrics_dir, scratch)
+        per_process = settled(metrics_dir, scratch, sent)
         assert len(per_process) == 2 and all(per_process.values()), per_process
         assert sum(per_process.values()) == sent
         for _ in range(6):  # every scrape, whichever process serves it, sees both processes' requests
