@@ -7,13 +7,14 @@ MYPY := $(VENV)/bin/mypy
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test lint fmt clean
+.PHONY: help venv up down test lint fmt clean bench
 
 help:
 	@echo "make up      run the whole stack (Temporal dev server, simulators, worker, API); Ctrl-C stops it"
 	@echo "make down    stop a stack started by 'make up' in another terminal"
 	@echo "make test    tests, lint, format check and type check"
 	@echo "make lint    ruff check + format check + mypy;  make fmt: format and fix"
+	@echo "make bench   journey cost against its bare twin (one run) + API latency at fixed rates, ~4 min"
 	@echo "make venv    create/update .venv (automatic for the targets above)"
 	@echo "make clean   remove caches; 'make clean CONFIRM=1' also deletes var/ (databases, dev keys, logs)"
 
@@ -49,6 +50,11 @@ lint: venv
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(MYPY)
+
+# One run: the bare twin, N journeys, the summary per completed journey, then the API (benchmarks/README.md).
+BENCH_JOURNEYS ?= 100
+bench: venv
+	@$(PY) -m benchmarks.journey_throughput --journeys $(BENCH_JOURNEYS) --api
 
 fmt: venv
 	$(RUFF) format .

@@ -12,7 +12,7 @@ CORES = os.cpu_count() or 1
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pid: int) -> float:
+def proc_cpu(pid: int) -> float:
     """utime + stime of a process, seconds (0 if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -53,7 +53,7 @@ class Sample:
 
 def _sample(server_pids: list[int]) -> Sample:
     busy, total = _machine()
-    return Sample(time.perf_counter(), sum(map(_proc_cpu, server_pids)), time.process_time(), busy, total)
+    return Sample(time.perf_counter(), sum(map(proc_cpu, server_pids)), time.process_time(), busy, total)
 
 
 @dataclass

@@ -7,6 +7,7 @@
                                          # + where the worker's CPU goes (cProfile slows it: keep N small)
     .venv/bin/python -m benchmarks.journey_throughput --no-codec         # what-if: payloads without the AES codec
     .venv/bin/python -m benchmarks.journey_throughput --telemetry        # (b) again with worker metrics + tracing
+    .venv/bin/python -m benchmarks.journey_throughput --api              # + the API's latency (= make bench, ~4 min)
 
 One freshly started dev server (as tests/conftest.py starts it: in-memory, the project's search attributes
 and data converter), then:
@@ -42,14 +43,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from benchmarks import api_latency
 from benchmarks.bare import run_ceiling
 from benchmarks.cpu import Meter, child_pids
 from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
 from benchmarks.history import HistoryCount, count_journey
 from benchmarks.journeys import JourneyRun, run_journeys
+from benchmarks.machine import machine
 from benchmarks.report import (
     Summary,
-    machine,
     print_ceiling,
     print_counts,
     print_run,
@@ -77,6 +79,8 @@ def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--no-codec", action="store_true", help="what-if: plain pydantic payloads, no AES codec")
     add_postgres_option(parser)
     parser.add_argument("--telemetry", action="store_true", help="(b) on SQLite again with worker metrics + tracing")
+    parser.add_argument("--api", action="store_true", help="then the API's latency on the same server (make bench)")
+    api_latency.add_options(parser)
     return parser, parser.parse_args()
 
 
@@ -116,6 +120,8 @@ async def main() -> None:
         print_ceiling(ceiling, n, args.timer_ms)
         summaries = await run_targets(env.client, server_pids, targets, args, ceiling, bare)
         print_summary(summaries, bare, ceiling.net_cpu / n * 1000)
+        if args.api:
+            await api_latency.run(env.client.service_client.config.target_host, args)
     print_warnings(tally.counts)
     scratch.cleanup()
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -1,12 +1,9 @@
 """What the journey benchmark prints: each run against the bare twin, the histories' counts, and the summary per
 completed journey that `make bench` ends with. Printing is this module's job (a benchmark's output)."""
 
-import os
-import platform
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmarks.cpu import CORES, Meter
 from benchmarks.history import BUDGET, ROWS, HistoryCount
@@ -14,25 +11,6 @@ from benchmarks.journeys import JourneyRun
 
 # The last incentive is paid and the last survey opens 90 programme days after the first completion.
 FLOOR_MONTHS = 3
-
-
-def machine() -> str:
-    """Cores, CPU model, Python and load: the numbers below are only comparable on the same line."""
-    model = next(
-        (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), platform.processor()
-    )
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"machine: {CORES} cores, {model or 'unknown CPU'}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.release()}, load average {load}"
-    )
-
-
-def _cpuinfo() -> list[str]:
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
 
 
 def print_ceiling(ceiling: Meter, n: int, timer_ms: int) -> None:
