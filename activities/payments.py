@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from adapters.errors import PartnerTimeout
+from adapters.errors import DuplicateKey, PartnerError, PartnerRejected, PartnerTimeout
 from adapters.payment import DisbursementResult, DisburseRequest, KycResult, PaymentGateway
 from core.domain import FINAL_STATUSES, JourneyStatus, PaymentStatus
 from core.payments import (
@@ -23,21 +23,25 @@ from core.payments import (
     AttemptStatus,
     CancelPaymentInput,
     CheckStatusInput,
+    DisburseInput,
     LastAttempt,
     OpenPaymentInput,
     OpenPaymentResult,
     PartnerAnswer,
+    PayResult,
     SettleAttemptInput,
     VerifyAccountInput,
     attempt_id_for,
 )
-from db.models import Beneficiary, Payment, PaymentAttempt
+from db.models import Beneficiary, Clawback, Payment, PaymentAttempt
 
 log = logging.getLogger(__name__)
 
 # Where the beneficiary's status before its first payment hold is kept, to restore it once nothing is on hold.
 STATUS_BEFORE_HOLD = "status_before_payment_hold"
 LATE_SUCCESS_REASON = "LATE_SUCCESS_AFTER_FAILURE"
+# The partner refused a disbursement outside its contract (a 4xx): resending it cannot help; support decides.
+PARTNER_REJECTED = "PARTNER_REJECTED"
 
 
 def callback_url(base_url: str, attempt_id: str) -> str:
@@ -63,8 +67,42 @@ class PaymentActivities:
     # --- partner calls (partner task queue) ---
 
     @activity.defn
+    async def pay(self, input: DisburseInput) -> PayResult:
+        """The common path of a payment in one call: the ledger row, attempt 1, the partner's answer and, on a
+        definitive success, PAID. Anything else (a pending, failed or unknown answer, a row already past attempt 1)
+        returns without settling: the journey then runs the durable `Disbursement` workflow, which resumes from the
+        ledger row and from `answer`. Idempotent: a retry finds its own row and attempt and resends the same key."""
+        opened = await self._open(OpenPaymentInput(**input.model_dump(include=set(OpenPaymentInput.model_fields))))
+        if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+            return PayResult(status=opened.status)
+        if opened.attempts > 1 or (opened.last_attempt and opened.last_attempt.status is not AttemptStatus.PENDING):
+            return PayResult(status=opened.status)  # past the common path: the durable path resolves it
+        attempt_id = attempt_id_for(input.payment_id, 1)
+        attempt = AttemptInput(
+            payment_id=input.payment_id,
+            attempt_id=attempt_id,
+            attempt_no=1,
+            partner_client_code=input.partner_client_code,
+            account_number=input.account_number,
+            nik=input.nik,
+            amount=input.amount,
+        )
+        answer = await self.disburse(attempt)
+        if answer.answer is not PartnerAnswer.SUCCEEDED:
+            return PayResult(status=PaymentStatus.PENDING, answer=answer)
+        await self.mark_paid(
+            SettleAttemptInput(
+                payment_id=input.payment_id, attempt_id=attempt_id, partner_reference=answer.partner_reference
+            )
+        )
+        return PayResult(status=PaymentStatus.PAID, answer=answer)
+
+    @activity.defn
     async def disburse(self, input: AttemptInput) -> AttemptAnswer:
-        """Record the attempt, then send it; a timeout returns UNKNOWN so the workflow asks before anything else."""
+        """Record the attempt, then send it; a timeout returns UNKNOWN so the workflow asks before anything else.
+        A refusal outside the partner's contract (a 4xx) is a definitive failure: the payment goes on hold with
+        PARTNER_REJECTED instead of being resent for ever. A 409 for a key the partner already has is answered by
+        its own record for that key."""
         await self._record_attempt(input)
         request = DisburseRequest(
             idempotency_key=input.attempt_id,
@@ -78,7 +116,15 @@ class PaymentActivities:
         except PartnerTimeout:
             log.info("attempt %s at %s: no answer, outcome unknown", input.attempt_id, input.partner_client_code)
             return AttemptAnswer(answer=PartnerAnswer.UNKNOWN)
-        # PartnerUnavailable propagates: the activity retries with backoff under the same idempotency key.
+        except DuplicateKey:
+            check = CheckStatusInput(partner_client_code=input.partner_client_code, attempt_id=input.attempt_id)
+            answer = await self.check_status(check)
+            if answer.answer is PartnerAnswer.NOT_RECEIVED:  # contradicts its 409: ask again after a backoff
+                raise PartnerError(f"{input.attempt_id}: 409 for a key the partner says it never received") from None
+            return answer
+        except PartnerRejected as exc:
+            log.warning("attempt %s at %s: refused (%s)", input.attempt_id, input.partner_client_code, exc)
+            return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PARTNER_REJECTED)
         return _answer(result)
 
     @activity.defn
@@ -94,7 +140,15 @@ class PaymentActivities:
     async def _record_attempt(self, input: AttemptInput) -> None:
         """The attempt row exists before the partner hears of it; a retry of the activity finds it."""
         async with self.sessions.begin() as session:
-            if await session.get(PaymentAttempt, input.attempt_id) is not None:
+            if (existing := await session.get(PaymentAttempt, input.attempt_id)) is not None:
+                sent = (existing.payment_id, existing.partner_client_code, existing.account_number, existing.amount)
+                if sent != (input.payment_id, input.partner_client_code, input.account_number, input.amount):
+                    # One key, one destination: the same key to another partner or account could pay twice.
+                    raise ApplicationError(
+                        f"attempt {input.attempt_id} was recorded for another destination or amount",
+                        type="InvalidInput",
+                        non_retryable=True,
+                    )
                 return
             payment = await _payment(session, input.payment_id)
             session.add(
@@ -120,6 +174,9 @@ class PaymentActivities:
     @activity.defn
     async def open_payment(self, input: OpenPaymentInput) -> OpenPaymentResult:
         """Create the ledger row (PENDING) once; a rerun gets the row as it stands, with its last attempt."""
+        return await self._open(input)
+
+    async def _open(self, input: OpenPaymentInput) -> OpenPaymentResult:
         try:
             async with self.sessions.begin() as session:
                 payment = await session.get(Payment, input.payment_id)
@@ -155,6 +212,7 @@ class PaymentActivities:
                     attempt.partner_client_code,
                     attempt.account_number,
                 )
+                await _claw_back_if_revoked(session, payment)
             await _release_hold(session, payment.registration_id)
 
     @activity.defn
@@ -227,6 +285,28 @@ async def _last_attempt(session: AsyncSession, payment: Payment) -> LastAttempt 
         reason=attempt.reason,
         partner_reference=attempt.partner_reference,
     )
+
+
+async def _claw_back_if_revoked(session: AsyncSession, payment: Payment) -> None:
+    """Money that reached a revoked beneficiary after the revocation was booked (it was in flight then) joins the
+    clawback in the same write that records it paid: a revocation never waits for a partner to answer."""
+    beneficiary = await session.get(Beneficiary, payment.registration_id, with_for_update=True)
+    if beneficiary is None or beneficiary.status != JourneyStatus.REVOKED:
+        return  # a revocation still to come counts every PAID row itself
+    clawback = await session.get(Clawback, payment.registration_id, with_for_update=True)
+    if clawback is None:
+        reason = (beneficiary.reasons or [JourneyStatus.REVOKED.value])[0]
+        session.add(
+            Clawback(
+                registration_id=payment.registration_id,
+                amount=payment.amount,
+                payment_ids=[payment.payment_id],
+                reason=reason,
+            )
+        )
+    elif payment.payment_id not in clawback.payment_ids:
+        clawback.amount += payment.amount
+        clawback.payment_ids = [*clawback.payment_ids, payment.payment_id]
 
 
 async def _hold(session: AsyncSession, registration_id: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from adapters.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from adapters.errors import PartnerError, PartnerRejected, PartnerTimeout, PartnerUnavailable
 from adapters.metering import SYSTEM, UNKNOWN_SYSTEM
 
 M = TypeVar("M", bound=BaseModel)
@@ -75,7 +75,7 @@ def ensure_success(response: httpx.Response) -> None:
     """A 4xx left over after `send` means our request broke the partner's contract."""
     if not response.is_success:
         where = f"{response.request.method} {response.request.url.path}"
-        raise PartnerError(f"{where}: partner answered {response.status_code}")
+        raise PartnerRejected(f"{where}: partner answered {response.status_code}", response.status_code)
 
 
 def _success_json(response: httpx.Response) -> Any:

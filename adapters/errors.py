@@ -14,3 +14,16 @@ class PartnerTimeout(PartnerError):
 
     Callers that move money must ask the partner for the status before any new attempt.
     """
+
+
+class PartnerRejected(PartnerError):
+    """The partner refused the request (a 4xx other than those a port maps to a result): it did not act on it."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class DuplicateKey(PartnerRejected):
+    """The partner refused a disbursement because it already holds that idempotency key (a 409): the key's own
+    record, asked with a status query, is the answer."""

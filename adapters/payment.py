@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel
 
 from adapters._http import parse, parse_list, problem_code, send
-from adapters.errors import PartnerError
+from adapters.errors import DuplicateKey, PartnerError
 
 if TYPE_CHECKING:
     from simulators.world import SimWorld
@@ -100,6 +100,9 @@ class HttpPaymentGateway:
     async def disburse(self, partner: str, request: DisburseRequest) -> DisbursementResult:
         url = self._url(partner, "disbursements")
         response = await send(self._http, "POST", url, json=request.model_dump(mode="json"), system="payment")
+        if response.status_code == 409:
+            # A partner that refuses a repeated key instead of repeating its answer: the key's record is the answer.
+            raise DuplicateKey(f"{response.request.url.path}: idempotency key already received", 409)
         return parse(response, DisbursementResult)
 
     async def status(self, partner: str, idempotency_key: str) -> DisbursementResult | None:

@@ -40,8 +40,26 @@ def attempt_id_for(payment_id: str, n: int) -> str:
 
 
 def payment_task_queue(client_code: str) -> str:
-    """Each payment partner's activities have their own queue, so each can be rate-limited."""
+    """Each payment partner's bulk calls (disbursements, their status, statements) have their own queue, so each
+    can be rate-limited: a payday backlog waits here."""
     return f"payments-{client_code}"
+
+
+def interactive_task_queue(client_code: str) -> str:
+    """The partner's calls that someone is waiting for (e-KYC when a beneficiary links an account or support
+    retries to a new one): their own queue and rate, never behind a disbursement backlog."""
+    return f"payments-{client_code}-interactive"
+
+
+_ATTEMPT_ID = re.compile(r"^(?P<payment_id>.+)-A(?P<n>[1-9]\d*)$")
+
+
+def attempt_no_of(attempt_id: str) -> int:
+    """n of attempt_id_for(payment_id, n)."""
+    found = _ATTEMPT_ID.match(attempt_id)
+    if found is None:
+        raise ValueError(f"not an attempt id: {attempt_id}")
+    return int(found["n"])
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -74,6 +92,12 @@ class PartnerAnswer(StrEnum):
     NOT_RECEIVED = "NOT_RECEIVED"
 
 
+class AttemptAnswer(BaseModel):
+    answer: PartnerAnswer
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
 class DisburseInput(BaseModel):
     payment_id: str
     registration_id: str
@@ -87,6 +111,16 @@ class DisburseInput(BaseModel):
     time_scale: float = Field(1.0, gt=0)
     # Signal the parent workflow (PAYMENT_HOLD_SIGNAL) when the payment goes on hold or leaves it.
     notify_parent: bool = False
+    # The journey's one-activity payment (`PaymentActivities.pay`) sent attempt 1 and got this non-final answer:
+    # the workflow resolves it from there instead of asking the partner again.
+    first_answer: AttemptAnswer | None = None
+
+
+class PayResult(BaseModel):
+    """`PaymentActivities.pay`: PAID, or the ledger row's status and attempt 1's answer for the durable path."""
+
+    status: PaymentStatus
+    answer: AttemptAnswer | None = None
 
 
 class DisburseResult(BaseModel):
@@ -195,12 +229,6 @@ class AttemptInput(BaseModel):
     account_number: str
     nik: str
     amount: int
-
-
-class AttemptAnswer(BaseModel):
-    answer: PartnerAnswer
-    reason: str | None = None
-    partner_reference: str | None = None
 
 
 class CheckStatusInput(BaseModel):

@@ -1,6 +1,7 @@
 """A payment partner's callback: the outcome of one disbursement attempt, delivered to the payment's workflow."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,12 +53,27 @@ async def report_outcome(session: AsyncSession, client: Client, attempt: Payment
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The callback could not be delivered; retry.") from err
-        await _after_the_payment_closed(session, attempt, cmd)
+        await _without_a_workflow(session, attempt, cmd)
 
 
-async def _after_the_payment_closed(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> None:
-    """The payment workflow has finished; a success for an attempt closed as failed is an anomaly that
-    reconciliation must see (money may have moved twice). Anything else is an old echo."""
+async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> None:
+    """No payment workflow runs. Either none has started yet (the journey's one-activity payment sent the attempt
+    and is handing it to a `Disbursement` workflow): the outcome waits on the attempt, where that workflow reads it
+    when it opens. Or the payment workflow has finished: a success for an attempt closed as failed is an anomaly
+    that reconciliation must see (money may have moved twice), anything else an old echo."""
+    if attempt.status == AttemptStatus.PENDING:
+        await session.execute(
+            update(PaymentAttempt)
+            .where(PaymentAttempt.attempt_id == attempt.attempt_id, PaymentAttempt.status == AttemptStatus.PENDING)
+            .values(
+                status=AttemptStatus(cmd.status.value),
+                reason=cmd.reason,
+                resolved_at=datetime.now(UTC),
+                partner_reference=cmd.partner_reference or attempt.partner_reference,
+            )
+        )
+        await session.commit()
+        return
     if cmd.status is CallbackStatus.SUCCEEDED and attempt.status == AttemptStatus.FAILED:
         await session.execute(
             update(PaymentAttempt)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.domain import PartnerKind, PaymentStatus
@@ -120,7 +121,10 @@ async def _execute(client: Client, payment_id: str, retry: RetryPaymentInput, up
     handle = client.get_workflow_handle(payment_workflow_id(payment_id))
     try:
         return await handle.execute_update(Disbursement.retry, retry, id=update_id)
-    except WorkflowUpdateFailedError:
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == ProblemCode.PARTNER_STILL_PENDING:
+            raise Refused(409, ProblemCode.PARTNER_STILL_PENDING, cause.message) from None
         # The workflow's validator is the authority: the payment left ON_HOLD (paid, retried or cancelled).
         raise Refused(409, ProblemCode.PAYMENT_NOT_ON_HOLD, "The payment is no longer on hold.") from None
     except RuntimeError as err:  # the client could not (re)connect at all

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from adapters.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from adapters.errors import DuplicateKey, PartnerTimeout, PartnerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class FaultAfterCommit(PartnerUnavailable):
     """The partner did the work, then failed to answer (over HTTP: 500). Resending the same key is safe."""
 
 
-class FaultDuplicateKey(PartnerError):
+class FaultDuplicateKey(DuplicateKey):
     """The partner refuses a key it already holds (over HTTP: 409 DUPLICATE_IDEMPOTENCY_KEY), without saying how the
     first request ended."""
 

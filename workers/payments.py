@@ -23,7 +23,7 @@ from activities.payments import PaymentActivities
 from activities.reconciliation import ReconciliationActivities
 from adapters.factory import Adapters
 from core.domain import PartnerKind
-from core.payments import payment_task_queue
+from core.payments import interactive_task_queue, payment_task_queue
 from core.settings import Settings
 from db.models import Partner
 from workflows.disbursement import Disbursement
@@ -58,7 +58,18 @@ def partner_activities(
     """Partner calls, served on each partner's own queue."""
     payments = PaymentActivities(adapters.payments, sessions, settings.api_public_url)
     reconciliation = ReconciliationActivities(adapters.payments, sessions)
-    return [payments.disburse, payments.check_status, payments.verify_account, reconciliation.reconcile_partner]
+    return [
+        payments.pay,
+        payments.disburse,
+        payments.check_status,
+        payments.verify_account,
+        reconciliation.reconcile_partner,
+    ]
+
+
+def interactive_activities(activities: Sequence[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    """Of the partner activities, those someone waits for (e-KYC): served on the partner's interactive queue."""
+    return [a for a in activities if getattr(a, "__name__", "") == "verify_account"]
 
 
 class PaymentWorkers:
@@ -78,7 +89,7 @@ class PaymentWorkers:
         self._sessions = sessions
         self._rate = rate_per_s
         self._interval = refresh_interval_s
-        self._running: dict[str, tuple[Worker, asyncio.Task[None]]] = {}
+        self._running: dict[str, tuple[list[Worker], asyncio.Task[Any]]] = {}
         self._stop = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
 
@@ -101,16 +112,24 @@ class PaymentWorkers:
             log.info("payment workers started for %s", ", ".join(started))
         return started
 
-    def _start(self, code: str) -> tuple[Worker, asyncio.Task[None]]:
-        worker = Worker(
-            self._client,
-            task_queue=payment_task_queue(code),
-            activities=self._activities,
-            max_task_queue_activities_per_second=self._rate,
-            # An in-flight disbursement cut short is safe (same key next time), but let it finish if it can.
-            graceful_shutdown_timeout=timedelta(seconds=5),
-        )
-        return worker, asyncio.create_task(worker.run(), name=f"payment-worker-{code}")
+    def _start(self, code: str) -> tuple[list[Worker], asyncio.Task[Any]]:
+        """Two queues per partner, each with its own server-side rate: bulk (disbursements, their status,
+        statements; a payday backlog waits here) and interactive (e-KYC, which a beneficiary or support waits for)."""
+        workers = [
+            Worker(
+                self._client,
+                task_queue=queue,
+                activities=activities,
+                max_task_queue_activities_per_second=self._rate,
+                # An in-flight disbursement cut short is safe (same key next time), but let it finish if it can.
+                graceful_shutdown_timeout=timedelta(seconds=5),
+            )
+            for queue, activities in (
+                (payment_task_queue(code), self._activities),
+                (interactive_task_queue(code), interactive_activities(self._activities)),
+            )
+        ]
+        return workers, asyncio.create_task(_run_all(workers), name=f"payment-workers-{code}")
 
     async def run(self) -> None:
         """Serve until `shutdown()`; a partner whose worker died gets a new one at the next refresh."""
@@ -132,7 +151,9 @@ class PaymentWorkers:
 
     async def _shutdown_workers(self) -> None:
         running, self._running = list(self._running.values()), {}
-        await asyncio.gather(*(w.shutdown() for w, task in running if not task.done()), return_exceptions=True)
+        await asyncio.gather(
+            *(w.shutdown() for workers, task in running if not task.done() for w in workers), return_exceptions=True
+        )
         await asyncio.gather(*(task for _, task in running), return_exceptions=True)
 
     async def __aenter__(self) -> "PaymentWorkers":
@@ -144,6 +165,18 @@ class PaymentWorkers:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.shutdown()
+
+
+async def _run_all(workers: list[Worker]) -> None:
+    """Run a partner's workers together: when one stops, the others are shut down (the refresh restarts both)."""
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await asyncio.gather(
+            *(w.shutdown() for w, t in zip(workers, tasks, strict=True) if not t.done()), return_exceptions=True
+        )
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def build_payment_workers(

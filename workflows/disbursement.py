@@ -39,11 +39,14 @@ with workflow.unsafe.imports_passed_through():
         SettleAttemptInput,
         VerifyAccountInput,
         attempt_id_for,
+        attempt_no_of,
+        interactive_task_queue,
         payment_task_queue,
     )
     from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
     from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, ResultT
+    from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 # The partner calls answer an attempt; each is routed to its partner's queue.
 PartnerCallT = TypeVar("PartnerCallT", AttemptInput, CheckStatusInput)
@@ -58,6 +61,17 @@ PAYMENT_PARTNER_CALL: ActivityOptions = {
         non_retryable_error_types=["InvalidInput"],
     ),
 }
+# The journey's one-activity payment: a few quick retries of a partner outage, then the durable path takes over.
+ONE_ACTIVITY_PAY: ActivityOptions = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=4,
+        non_retryable_error_types=["InvalidInput"],
+    ),
+}
 # e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
 KYC_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=20),
@@ -69,13 +83,22 @@ CALLBACK_WINDOW = timedelta(hours=1)
 # ... but callbacks travel in real time: a high time scale never shrinks the wait below this.
 MIN_CALLBACK_WINDOW = timedelta(seconds=15)
 MAX_CALLBACK_WINDOW = timedelta(days=1)
+# A partner that keeps an attempt PENDING longer than this (programme time; real time at least the floor) puts the
+# payment ON_HOLD with PARTNER_PENDING_TOO_LONG instead of being polled for ever.
+PENDING_LIMIT = timedelta(days=3)
+MIN_PENDING_LIMIT = timedelta(minutes=10)
+PARTNER_PENDING_TOO_LONG = "PARTNER_PENDING_TOO_LONG"
+# The payment was asked to stop (a revocation) while the partner had not received its attempt.
+CANCELLED_BEFORE_RECEIVED = "CANCELLED_BEFORE_RECEIVED"
 
 Outcome = tuple[str, AttemptAnswer]  # (attempt_id, a definitive SUCCEEDED or FAILED answer)
 
 
 def kyc_options(client_code: str) -> dict[str, Any]:
-    """Options for `PaymentActivities.verify_account` (e-KYC), on that partner's queue."""
-    return {"task_queue": payment_task_queue(client_code), **KYC_CALL}
+    """Options for `PaymentActivities.verify_account` (e-KYC), on that partner's interactive queue: never behind
+    a backlog of disbursements (journeys that asked before that queue existed keep the bulk one)."""
+    queue = interactive_task_queue(client_code) if workflow.patched(ONE_ACTIVITY_PAYMENTS) else None
+    return {"task_queue": queue or payment_task_queue(client_code), **KYC_CALL}
 
 
 @workflow.defn
@@ -147,6 +170,15 @@ class Disbursement:
             return None
         if last.status is AttemptStatus.FAILED:
             return last.attempt_id, AttemptAnswer(answer=PartnerAnswer.FAILED, reason=last.reason)
+        if last.status is AttemptStatus.SUCCEEDED and workflow.patched(ONE_ACTIVITY_PAYMENTS):
+            # The partner's callback came before this workflow existed: the API left it on the attempt.
+            return last.attempt_id, AttemptAnswer(
+                answer=PartnerAnswer.SUCCEEDED, partner_reference=last.partner_reference
+            )
+        first = self.input.first_answer
+        if first is not None and last.attempt_id == attempt_id_for(self.input.payment_id, 1):
+            # The journey's one-activity payment sent attempt 1 and brought this answer: resolve from it.
+            return last.attempt_id, await self._resolve(self._attempt_input(last.attempt_id), first.answer, first)
         return last.attempt_id, await self._resolve(self._attempt_input(last.attempt_id), PartnerAnswer.UNKNOWN)
 
     async def _attempt(self) -> Outcome:
@@ -159,7 +191,7 @@ class Disbursement:
         return AttemptInput(
             payment_id=self.input.payment_id,
             attempt_id=attempt_id,
-            attempt_no=int(attempt_id.rsplit("-A", 1)[1]),
+            attempt_no=attempt_no_of(attempt_id),
             partner_client_code=self.partner,
             account_number=self.account,
             nik=self.input.nik,
@@ -172,6 +204,7 @@ class Disbursement:
         """Turn the partner's first answer into a definitive one: wait for its callback, or ask for the key."""
         window = max(CALLBACK_WINDOW / self.input.time_scale, MIN_CALLBACK_WINDOW)
         check = CheckStatusInput(partner_client_code=request.partner_client_code, attempt_id=request.attempt_id)
+        pending_until = workflow.now() + max(PENDING_LIMIT / self.input.time_scale, MIN_PENDING_LIMIT)
         while True:
             if (callback := self.callbacks.get(request.attempt_id)) is not None:
                 return _from_callback(callback)
@@ -179,6 +212,9 @@ class Disbursement:
                 assert answer is not None
                 return answer
             if state is PartnerAnswer.NOT_RECEIVED:
+                if self.cancel_requested and workflow.patched(ONE_ACTIVITY_PAYMENTS):
+                    # Never received and the payment is to stop: nothing moved, so nothing is sent after a revocation.
+                    return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=CANCELLED_BEFORE_RECEIVED)
                 # The partner never got it: sending the same key again cannot pay twice.
                 answer = await self._partner(PaymentActivities.disburse, request)
             elif state is PartnerAnswer.UNKNOWN:
@@ -192,6 +228,14 @@ class Disbursement:
                 except TimeoutError:
                     window = min(window * 2, max(MAX_CALLBACK_WINDOW / self.input.time_scale, MIN_CALLBACK_WINDOW))
                     answer = await self._partner(PaymentActivities.check_status, check)
+                    if (
+                        answer.answer is PartnerAnswer.PENDING
+                        and workflow.now() >= pending_until
+                        and workflow.patched(ONE_ACTIVITY_PAYMENTS)
+                    ):
+                        # Polled for ever, the history would grow to its limit: support takes it from here. A
+                        # success the partner reports later still settles it (a late success for this attempt).
+                        return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PARTNER_PENDING_TOO_LONG)
             state = answer.answer
 
     async def _settle(self, attempt_id: str, answer: AttemptAnswer) -> Outcome | None:
@@ -211,10 +255,10 @@ class Disbursement:
         self.failed.add(attempt_id)
         if late := await self._confirmed_late_success():
             return late
-        if self.cancel_requested:
+        if self.cancel_requested and not self._maybe_still_paid(answer.reason):
             await self._cancel(settle)
             return None
-        self.recording_hold = workflow.patched("retry-while-holding")
+        self.recording_hold = workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("retry-while-holding")
         await self._db(PaymentActivities.mark_on_hold, settle)
         self.recording_hold = False
         self.status, self.reason = PaymentStatus.ON_HOLD, answer.reason
@@ -225,11 +269,15 @@ class Disbursement:
         """Wait for people: a support retry, a cancellation, or news that an earlier attempt did pay."""
         while True:
             await workflow.wait_condition(
-                lambda: self.retry_request is not None or self.cancel_requested or bool(self.late)
+                lambda: (
+                    self.retry_request is not None
+                    or bool(self.late)
+                    or (self.cancel_requested and not self._maybe_still_paid(self.reason))
+                )
             )
             if late := await self._confirmed_late_success():
                 return late
-            if self.cancel_requested:
+            if self.cancel_requested and not self._maybe_still_paid(self.reason):
                 await self._cancel()
                 return None
             if self.retry_request is not None:
@@ -242,6 +290,12 @@ class Disbursement:
         after = PaymentAccount(partner_client_code=self.partner, account_number=self.account)
         await self._publish(on_hold=False, moved=(before, after) if after != before else None)
         return None
+
+    @staticmethod
+    def _maybe_still_paid(reason: str | None) -> bool:
+        """Held because the partner kept the attempt PENDING: it may still pay it, so a cancellation cannot close it;
+        it waits on hold for the partner's answer (a late success settles it) or for support."""
+        return reason == PARTNER_PENDING_TOO_LONG
 
     async def _confirmed_late_success(self) -> Outcome | None:
         """A success reported for a failed attempt counts only if the partner's own record says so."""
@@ -338,6 +392,12 @@ class Disbursement:
                     return self._retry_result(RetryOutcome.PARTNER_UNAVAILABLE)
                 if not kyc.verified:
                     return self._retry_result(RetryOutcome.EKYC_FAILED, kyc.reason)
+            if self.reason == PARTNER_PENDING_TOO_LONG and await self._still_pending_at_partner():
+                # A new attempt while the partner may still pay the last one could pay twice.
+                raise ApplicationError(
+                    "the partner still reports the last attempt pending; ask the partner to settle it",
+                    type=ProblemCode.PARTNER_STILL_PENDING,
+                )
             if not self._holding() or self.cancel_requested:
                 raise ApplicationError("the payment left ON_HOLD meanwhile", type=ProblemCode.PAYMENT_NOT_ON_HOLD)
             self.retry_request = input.model_copy(update={"partner_client_code": partner, "account_number": account})
@@ -349,6 +409,24 @@ class Disbursement:
     def _only_on_hold(self, input: RetryPaymentInput) -> None:
         if not self._holding() or self.cancel_requested or self.retry_in_progress or self.retry_request is not None:
             raise ApplicationError(f"payment is {self.status.value}, not ON_HOLD", type=ProblemCode.PAYMENT_NOT_ON_HOLD)
+
+    async def _still_pending_at_partner(self) -> bool:
+        """Ask the partner about the attempt held as pending too long; a success it reports now settles the payment
+        (as a late success), so only a still-pending answer blocks a new attempt."""
+        attempt_id = attempt_id_for(self.input.payment_id, self.attempts)
+        check = CheckStatusInput(partner_client_code=self.partner, attempt_id=attempt_id)
+        answer = await self._partner(PaymentActivities.check_status, check)
+        if answer.answer is PartnerAnswer.SUCCEEDED:
+            self.late.append(
+                AttemptStatusSignal(
+                    attempt_id=attempt_id,
+                    partner_client_code=self.partner,
+                    status=CallbackStatus.SUCCEEDED,
+                    partner_reference=answer.partner_reference,
+                )
+            )
+            raise ApplicationError("the partner has paid it meanwhile", type=ProblemCode.PAYMENT_NOT_ON_HOLD)
+        return answer.answer is PartnerAnswer.PENDING
 
     def _holding(self) -> bool:
         return self.status is PaymentStatus.ON_HOLD or self.recording_hold

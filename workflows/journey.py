@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.journey_money import MoneyHandlers
     from workflows.journey_training import TrainingHandlers
     from workflows.options import DATABASE_CALL, PARTNER_CALL
+    from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 
 @workflow.defn
@@ -52,14 +53,23 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             await body
         except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
             pass  # the interrupted step surfaces its cancellation in one of these forms
-        await self._settle_payments()
+        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+            # The body's parts are tasks (gather): one may still be finishing a payment call it started.
+            await workflow.wait_condition(lambda: self.paying == 0)
+        else:
+            await self._settle_payments()
+        # Since ONE_ACTIVITY_PAYMENTS the revocation is booked at once, even while a partner is down: payments in
+        # flight were asked to stop (nothing new is sent), settle in their own workflows, and one that still ends
+        # PAID joins the clawback when the ledger records it (`PaymentActivities.mark_paid`).
         return await self._revoke(self._revocation_reasons())
 
     def _revocation_reasons(self) -> list[str]:
         """An operator's revocation ends with REVOKED_BY_OPERATOR; a civil registry's life event with its own code
         (DECEASED, NIK_DEACTIVATED). Journeys revoked before the code existed never carry one."""
         assert self.revocation is not None
-        if self.revocation.reason_code and workflow.patched("life-event-revocation-reason"):
+        if self.revocation.reason_code and (
+            workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("life-event-revocation-reason")
+        ):
             return [self.revocation.reason_code]
         return [Reason.REVOKED_BY_OPERATOR]
 
@@ -112,23 +122,28 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         assert terms is not None
         closing = asyncio.create_task(self._close_programme(terms))
         deadline = workflow.now() + terms.days(terms.purchase_deadline_days)
-        try:
-            await workflow.wait_condition(
-                lambda: self.recorded_purchases > 0,
-                timeout=terms.days(terms.purchase_deadline_days),
-                timeout_summary="first purchase deadline",
-            )
-            if workflow.patched("deadline-needs-a-purchase-kept"):
-                await self._keep_a_purchase_until(deadline)
-        except TimeoutError:
-            self.finishing = True
-            return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
+        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+            if not await self._deadline_met(deadline):
+                self.finishing = True
+                return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
+        else:
+            try:
+                await workflow.wait_condition(
+                    lambda: self.recorded_purchases > 0,
+                    timeout=terms.days(terms.purchase_deadline_days),
+                    timeout_summary="first purchase deadline",
+                )
+                if workflow.patched("deadline-needs-a-purchase-kept"):
+                    await self._keep_a_purchase_until(deadline)
+            except TimeoutError:
+                self.finishing = True
+                return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
         if self.status != JourneyStatus.TRAINING:
             self._set_status(JourneyStatus.TRAINING)
         await workflow.wait_condition(lambda: bool(self.completed) or self.closed)
         if not self.completed:
             self.finishing = True
-            if workflow.patched("close-settles-before-ending"):
+            if workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("close-settles-before-ending"):
                 # The close is booking the balance back: let it finish, then record the end in the projection.
                 await closing
                 await self._return_balance("programme-close", JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
@@ -139,6 +154,20 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         closing.cancel()
         await self._return_balance("journey-completed", JourneyStatus.COMPLETED)
         return await self._end(JourneyStatus.COMPLETED, [])
+
+    async def _deadline_met(self, deadline: datetime) -> bool:
+        """One timer for the first-purchase deadline: met by a training completed before it, or by a purchase kept
+        (not cancelled) through it. Purchases at or after it are refused by the update's validator, judged by the
+        workflow's clock, so none is accepted between the deadline and this timer's callback."""
+        self.purchase_deadline = deadline
+        passed = asyncio.ensure_future(workflow.sleep(deadline - workflow.now(), summary="first purchase deadline"))
+        await workflow.wait_condition(lambda: self.recorded_purchases > 0 or passed.done())
+        if self.recorded_purchases > 0 and self.status != JourneyStatus.TRAINING:
+            self._set_status(JourneyStatus.TRAINING)
+        await workflow.wait_condition(lambda: bool(self.completed) or passed.done())
+        if not passed.done():
+            passed.cancel()
+        return bool(self.completed) or self.recorded_purchases - self.cancelled_purchases > 0
 
     async def _keep_a_purchase_until(self, deadline: datetime) -> None:
         """A purchase cancelled before the deadline does not meet it: if every one is cancelled in time, wait

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any, Unpack
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ChildWorkflowHandle
 
@@ -24,7 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
     from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
+    from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
+_SEARCH_ATTRIBUTES: dict[str, Any] = {
+    key.name: key for key in (SA_STATUS, SA_PROVINCE, SA_WAVE, SA_PROFILE, SA_PAYMENT_PARTNER, SA_ON_HOLD)
+}
 SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
 
 
@@ -64,6 +67,10 @@ class JourneyBase:
         self.on_hold: set[str] = set()
         self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
         self.paid: dict[str, str] = {}
+        self.paying = 0  # one-activity payments in progress (a revocation lets them finish before it books)
+        self.published: dict[str, Any] | None = None  # search attributes as last set (start or upsert)
+        self.purchase_deadline: datetime | None = None  # pinned at the award (journeys since ONE_ACTIVITY_PAYMENTS)
+        self.expired_surveys: set[int] = set()  # closed unanswered (journeys since ONE_ACTIVITY_PAYMENTS)
 
     async def _step(
         self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT, **options: Unpack[ActivityOptions]
@@ -72,7 +79,7 @@ class JourneyBase:
         (an award's credit) land before the revocation books everything back; the `_stop_if_revoked()` after
         each step then lets the revocation win. (Partner checks are not waited for: an outage may last long.
         Their activities leave a revoked projection alone instead.)"""
-        if not workflow.patched("steps-finish-before-revocation"):
+        if not (workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("steps-finish-before-revocation")):
             return await workflow.execute_activity_method(activity, arg, **options)
         step = asyncio.ensure_future(workflow.execute_activity_method(activity, arg, **options))
         try:
@@ -88,17 +95,25 @@ class JourneyBase:
 
     def _set_status(self, status: JourneyStatus, province: str | None = None) -> None:
         self.status = status
-        updates: list[SearchAttributeUpdate[Any]] = [SA_STATUS.value_set(status.value)]
+        values: dict[str, Any] = {SA_STATUS.name: status.value}
         if province:
-            updates.append(SA_PROVINCE.value_set(province))
+            values[SA_PROVINCE.name] = province
         if self.wave_id:
-            updates.append(SA_WAVE.value_set(self.wave_id))
+            values[SA_WAVE.name] = self.wave_id
         if self.terms:
-            updates.append(SA_PROFILE.value_set(self.terms.profile))
+            values[SA_PROFILE.name] = self.terms.profile
         if self.account:
-            updates.append(SA_PAYMENT_PARTNER.value_set(self.account.partner_client_code))
-        updates.append(SA_ON_HOLD.value_set(bool(self.on_hold)))
-        workflow.upsert_search_attributes(updates)
+            values[SA_PAYMENT_PARTNER.name] = self.account.partner_client_code
+        values[SA_ON_HOLD.name] = bool(self.on_hold)
+        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+            # Each upsert is a billable action and a history event: send only what changed since the start's
+            # attributes and the last upsert.
+            if self.published is None:
+                self.published = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
+            values = {name: value for name, value in values.items() if self.published.get(name) != value}
+            self.published.update(values)
+        if values:
+            workflow.upsert_search_attributes([_SEARCH_ATTRIBUTES[name].value_set(v) for name, v in values.items()])
         workflow.set_current_details(self._details())
 
     def _details(self) -> str:

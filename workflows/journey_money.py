@@ -6,37 +6,96 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from core.contracts import LinkAccountResult, LinkAccountUpdate, SurveySignal, SurveyWindow
-    from core.domain import JourneyStatus, PaymentKind
-    from core.payments import DisburseInput, PaymentHoldSignal, VerifyAccountInput, payment_id_for, payment_workflow_id
+    from core.domain import JourneyStatus, PaymentKind, PaymentStatus
+    from core.payments import (
+        DisburseInput,
+        PaymentHoldSignal,
+        PayResult,
+        VerifyAccountInput,
+        payment_id_for,
+        payment_task_queue,
+        payment_workflow_id,
+    )
     from core.problems import ProblemCode
     from core.terms import ProgrammeTerms
-    from workflows.disbursement import Disbursement, kyc_options
+    from workflows.disbursement import ONE_ACTIVITY_PAY, Disbursement, kyc_options
     from workflows.journey_base import JourneyBase, refuse
+    from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 # How late a submission accepted inside its window may reach the journey. Delivery takes real time, so a
 # compressed programme clock shortens the wait only down to a floor.
 SURVEY_DELIVERY_GRACE = timedelta(minutes=5)
+# What `paid` says of a payment whose workflow failed or was terminated (the ledger row tells the rest).
+PAYMENT_WORKFLOW_FAILED = "WORKFLOW_FAILED"
 MIN_SURVEY_DELIVERY_GRACE = timedelta(seconds=2)
 
 
 class MoneyHandlers(JourneyBase):
     async def _money(self, terms: ProgrammeTerms) -> None:
         """Monthly incentives and the survey windows run side by side; both end before COMPLETED."""
+        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+            # No timer per window: an answered survey is paid when its answers arrive, and the incentives' monthly
+            # ticks (then one last timer, if a window is still open after the last incentive) close the others.
+            await asyncio.gather(
+                self._incentives(terms, ticks_close_surveys=True),
+                *(self._survey_answered(terms, w) for w in self.survey_windows),
+            )
+            return
         await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.survey_windows))
 
-    async def _incentives(self, terms: ProgrammeTerms) -> None:
+    async def _incentives(self, terms: ProgrammeTerms, ticks_close_surveys: bool = False) -> None:
         first = self.completed[0]
         # Incentive 1 needs the certificate (we have it), a review and a verified account: wait, never skip.
         await workflow.wait_condition(lambda: first in self.reviewed)
         for number in range(1, terms.incentive_count + 1):
             if number > 1:
                 await workflow.sleep(terms.days(terms.incentive_interval_days), summary=f"incentive {number}")
+                if ticks_close_surveys:
+                    self._close_survey_windows(terms)
             await self._pay(terms, PaymentKind.INCENTIVE, number, terms.incentive_amount)
+        if ticks_close_surveys:
+            await self._close_last_survey_windows(terms)
+
+    def _survey_grace(self, terms: ProgrammeTerms) -> timedelta:
+        # The API accepted answers up to the close by its clock; their signal may land just after it.
+        return max(SURVEY_DELIVERY_GRACE / terms.time_scale, MIN_SURVEY_DELIVERY_GRACE)
+
+    def _open_windows(self) -> list[SurveyWindow]:
+        done = self.surveys_submitted | self.expired_surveys
+        return [w for w in self.survey_windows if w.survey_no not in done]
+
+    def _close_survey_windows(self, terms: ProgrammeTerms) -> None:
+        """Windows closed (with the delivery grace) by now, unanswered, expire: nothing to pay for them."""
+        for window in self._open_windows():
+            if window.closes_at + self._survey_grace(terms) <= workflow.now():
+                self.expired_surveys.add(window.survey_no)
+
+    async def _close_last_survey_windows(self, terms: ProgrammeTerms) -> None:
+        """After the last incentive: one timer until the last open window's close, then those still open expire."""
+        self._close_survey_windows(terms)
+        if not self._open_windows():
+            return
+        last = max(w.closes_at for w in self._open_windows()) + self._survey_grace(terms)
+        try:
+            await workflow.wait_condition(
+                lambda: not self._open_windows(),
+                timeout=max((last - workflow.now()).total_seconds(), 0),
+                timeout_summary="last survey windows",
+            )
+        except TimeoutError:
+            self._close_survey_windows(terms)
+
+    async def _survey_answered(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
+        """Pay survey `window` once answered; return without paying once a tick closed it unanswered."""
+        no = window.survey_no
+        await workflow.wait_condition(lambda: no in self.surveys_submitted or no in self.expired_surveys)
+        if no in self.surveys_submitted:
+            await self._pay(terms, PaymentKind.SURVEY, no, terms.survey_amount)
 
     async def _survey(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
         left = max((window.closes_at - workflow.now()).total_seconds(), 0)
@@ -55,34 +114,109 @@ class MoneyHandlers(JourneyBase):
         await self._pay(terms, PaymentKind.SURVEY, window.survey_no, terms.survey_amount)
 
     async def _pay(self, terms: ProgrammeTerms, kind: PaymentKind, number: int, amount: int) -> None:
-        """One payment as a child workflow whose id is the ledger key: it can run only once."""
+        """One payment. The common path is one activity on the partner's queue (ledger row, attempt 1, the partner's
+        definitive success, PAID); any other answer goes to a `Disbursement` child workflow, whose id is the
+        ledger key (it can run only once) and which resumes from the ledger row and that answer."""
         await workflow.wait_condition(lambda: self.account is not None)
         assert self.account is not None
         payment_id = payment_id_for(self.input.registration_id, kind, number)
+        disburse = DisburseInput(
+            payment_id=payment_id,
+            registration_id=self.input.registration_id,
+            kind=kind,
+            number=number,
+            amount=amount,
+            partner_client_code=self.account.partner_client_code,
+            account_number=self.account.account_number,
+            nik=self.input.applicant.nik,
+            time_scale=terms.time_scale,
+            notify_parent=True,
+        )
+        one_activity = workflow.patched(ONE_ACTIVITY_PAYMENTS)
+        if one_activity:
+            self.paying += 1
+            try:
+                await self._pay_once(payment_id, disburse, kind, number)
+            finally:
+                self.paying -= 1
+            return
+        await self._pay_by_child(payment_id, disburse, kind, number, one_activity=False, revoked=False)
+
+    async def _pay_once(self, payment_id: str, disburse: DisburseInput, kind: PaymentKind, number: int) -> None:
+        """The one-activity payment; any answer but a definitive one goes on in a `Disbursement` child."""
+        first, revoked = await self._pay_in_one_activity(disburse)
+        if first is not None and first.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+            self.paid[payment_id] = first.status.value
+            self._set_status(self.status)
+            self._stop_if_revoked()
+            return
+        disburse.first_answer = first.answer if first is not None else None
+        await self._pay_by_child(payment_id, disburse, kind, number, one_activity=True, revoked=revoked)
+
+    async def _pay_by_child(
+        self,
+        payment_id: str,
+        disburse: DisburseInput,
+        kind: PaymentKind,
+        number: int,
+        *,
+        one_activity: bool,
+        revoked: bool,
+    ) -> None:
         handle = await workflow.start_child_workflow(
             Disbursement.run,
-            DisburseInput(
-                payment_id=payment_id,
-                registration_id=self.input.registration_id,
-                kind=kind,
-                number=number,
-                amount=amount,
-                partner_client_code=self.account.partner_client_code,
-                account_number=self.account.account_number,
-                nik=self.input.applicant.nik,
-                time_scale=terms.time_scale,
-                notify_parent=True,
-            ),
+            disburse,
             id=payment_workflow_id(payment_id),
-            # A payment in flight must finish resolving even if the journey is terminated.
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            # Closing the journey never cancels money: a payment in flight or on hold outlives it (support can
+            # still retry it). Before the one-activity path, payments were cancelled with the journey.
+            parent_close_policy=ParentClosePolicy.ABANDON if one_activity else ParentClosePolicy.REQUEST_CANCEL,
+            # A revocation asks the payment to stop and goes on: the payment settles in its own workflow.
+            cancellation_type=(
+                ChildWorkflowCancellationType.TRY_CANCEL
+                if one_activity
+                else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
+            ),
             static_summary=f"{kind.value.lower()} {number} of {self.input.registration_id}",
         )
         self.payments[payment_id] = handle
-        result = await handle
+        if revoked:  # a revocation interrupted the one-activity payment: resolve what was sent, start nothing new
+            handle.cancel()
+            raise asyncio.CancelledError()
+        try:
+            result = await handle
+        except ChildWorkflowError:
+            if not one_activity or self.revocation is not None:
+                raise  # a revocation settles its payments itself (`_settle_payments`)
+            # Terminated by an operator, or failed: the journey goes on; the ledger row shows where it stopped.
+            workflow.logger.warning("payment %s: its workflow failed; the journey goes on", payment_id)
+            self.paid[payment_id] = PAYMENT_WORKFLOW_FAILED
+            self.on_hold.discard(payment_id)
+            self._show_holds()
+            self._stop_if_revoked()
+            return
         self.paid[payment_id] = result.status.value
         self._set_status(self.status)
         self._stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
+
+    async def _pay_in_one_activity(self, disburse: DisburseInput) -> tuple[PayResult | None, bool]:
+        """(the activity's result, or None when the partner kept failing; whether a revocation arrived meanwhile).
+        A revocation lets the call finish: money the partner accepted is then known before anything is booked."""
+        call = asyncio.ensure_future(
+            workflow.execute_activity_method(
+                PaymentActivities.pay,
+                disburse,
+                task_queue=payment_task_queue(disburse.partner_client_code),
+                **ONE_ACTIVITY_PAY,
+            )
+        )
+        revoked = False
+        while True:
+            try:
+                return await asyncio.shield(call), revoked
+            except asyncio.CancelledError:
+                revoked = True
+            except ActivityError:
+                return None, revoked
 
     async def _settle_payments(self) -> None:
         """After a revocation cancelled them, wait for payments to resolve what is already in flight."""
@@ -141,5 +275,8 @@ class MoneyHandlers(JourneyBase):
             linked = (self.account.partner_client_code, self.account.account_number)
             if linked == (signal.moved_from.partner_client_code, signal.moved_from.account_number):
                 self.account = LinkAccountUpdate(**signal.moved_to.model_dump())
+        self._show_holds()
+
+    def _show_holds(self) -> None:
         if self.status in (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD):
             self._set_status(JourneyStatus.PAYMENT_ON_HOLD if self.on_hold else JourneyStatus.INCENTIVES)

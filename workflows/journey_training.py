@@ -1,5 +1,7 @@
 """The journey's training part: purchases and cancellations (updates), completions and reviews (signals)."""
 
+from datetime import timedelta
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -20,10 +22,25 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import DATABASE_CALL
 
 
+# How long a purchase waits inside the journey for an award being written (its card is already in the ledger).
+AWARD_WAIT = timedelta(seconds=30)
+
+
 class TrainingHandlers(JourneyBase):
     @workflow.update
     async def purchase(self, update: PurchaseUpdate) -> PurchaseResult:
         """Debit the training balance for a course; the same purchase_ref again returns the same result."""
+        if not self._awarded():
+            # Drawn, and the award is being written: the card already exists in the ledger (the marketplace found
+            # it), so wait for the award here, briefly, instead of refusing NOT_AWARDED and making clients poll.
+            try:
+                await workflow.wait_condition(
+                    lambda: self._awarded() or self.revocation is not None or self.finishing,
+                    timeout=AWARD_WAIT,
+                    timeout_summary="award being written",
+                )
+            except TimeoutError:
+                pass  # the check below refuses it
         async with self.money_lock:
             # Again under the lock: a concurrent purchase may have spent the balance or taken the purchase_ref.
             self._check_purchase(update)
@@ -51,6 +68,11 @@ class TrainingHandlers(JourneyBase):
             return self.purchase_results[update.purchase_ref]
 
     @purchase.validator
+    def _validate_purchase(self, update: PurchaseUpdate) -> None:
+        if update.purchase_ref in self.purchases or not self._award_in_progress():
+            self._check_purchase(update)
+        # else: the handler waits for the award being written, then checks
+
     def _check_purchase(self, update: PurchaseUpdate) -> None:
         known = self.purchases.get(update.purchase_ref)
         if known is not None:
@@ -63,10 +85,26 @@ class TrainingHandlers(JourneyBase):
             raise refuse(ProblemCode.NOT_AWARDED, "the card cannot buy training now")
         if self.closed:
             raise refuse(ProblemCode.PROGRAMME_CLOSED, "the programme has closed")
+        deadline = self.purchase_deadline
+        if deadline is not None and workflow.now() >= deadline and not self._deadline_kept():
+            # Judged by the workflow's clock, not by whether the deadline timer's callback has run yet.
+            raise refuse(ProblemCode.PURCHASE_DEADLINE_PASSED, "the first-purchase deadline has passed")
         if update.price > self.balance:
             raise refuse(
                 ProblemCode.INSUFFICIENT_BALANCE, f"price {update.price} exceeds the remaining balance {self.balance}"
             )
+
+    def _awarded(self) -> bool:
+        return self.prakerja_number is not None
+
+    def _award_in_progress(self) -> bool:
+        """Selected in a draw (the award activity writes the card) but the award's result has not landed yet."""
+        return (
+            self.terms is not None and self.prakerja_number is None and self.revocation is None and not self.finishing
+        )
+
+    def _deadline_kept(self) -> bool:
+        return bool(self.completed) or self.recorded_purchases - self.cancelled_purchases > 0
 
     @workflow.update
     async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:

@@ -5,7 +5,7 @@ import json
 import httpx
 import pytest
 
-from adapters.errors import PartnerError, PartnerTimeout, PartnerUnavailable
+from adapters.errors import DuplicateKey, PartnerError, PartnerRejected, PartnerTimeout, PartnerUnavailable
 from adapters.payment import DisburseRequest, HttpPaymentGateway
 from adapters.social_affairs import HttpSocialAffairs
 from tests.adapters.sim_support import NIK
@@ -43,7 +43,10 @@ REQUEST = DisburseRequest(idempotency_key="k-1", account_number="0812", nik=NIK,
         (answering(500), PartnerUnavailable),
         (answering(429), PartnerUnavailable),
         (answering(504), PartnerTimeout),
-        (answering(400, {"detail": "bad"}), PartnerError),
+        # A 4xx is the partner's refusal (it did not act): definitive, so the payment goes on hold, never resent.
+        (answering(400, {"detail": "bad"}), PartnerRejected),
+        # A 409 for a repeated key: its status for the key is the answer.
+        (answering(409, {"code": "DUPLICATE_IDEMPOTENCY_KEY"}), DuplicateKey),
         (answering(200, {"unexpected": True}), PartnerError),
     ],
 )

@@ -294,12 +294,6 @@ async def test_a_5xx_after_the_partner_committed_pays_once(programme: Programme)
     await assert_books_balance(drill)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="today a 409 DUPLICATE_IDEMPOTENCY_KEY is a PartnerError the payment activity retries for ever; "
-    "issue 11 item 2: resolve it by a status query (the payment-path redesign)",
-)
 async def test_a_409_on_the_repeated_key_is_resolved_by_asking_and_pays_once(programme: Programme) -> None:
     drill = programme.drills["conflict"]
     await drill.link_account()

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from api.views import journey_view
 from core.contracts import JourneyResult, LinkAccountResult, RevokeSignal
+from core.security import nik_hash
 from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
-from tests.payments.harness import until
+from tests.payments.harness import signalling_sender, until
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
 from workflows.journey import BeneficiaryJourney
@@ -62,7 +63,7 @@ async def projection(harness, handle) -> Beneficiary:
         return found
 
 
-async def paying(harness, account_status: str = "ACTIVE"):  # type: ignore[no-untyped-def]
+async def paying(harness, account_status: str = "ACTIVE", before_review=None):  # type: ignore[no-untyped-def]
     """Awarded, trained, reviewed, an e-wallet linked: incentive 1 goes out."""
     handle = await awarded(harness)
     nik = harness.persons[-1].nik
@@ -79,6 +80,8 @@ async def paying(harness, account_status: str = "ACTIVE"):  # type: ignore[no-un
     assert linked.verified
     if account_status != "ACTIVE":
         harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status=account_status)
+    if before_review is not None:
+        before_review()
     await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     return handle
 
@@ -152,18 +155,50 @@ async def test_death_between_two_instalments_stops_the_rest_and_claws_back_the_f
 
 
 async def test_death_during_a_payment_attempt_settles_it_once_and_claws_it_back(harness):
-    # The partner has the disbursement (PENDING) when the event arrives: it is resolved, never sent again.
+    # The partner has the disbursement (PENDING) when the event arrives: the revocation is booked at once (it never
+    # waits for a partner), the payment is resolved in its own workflow, never sent again, and joins the clawback.
     harness.world.configure_payment_partner("EWALLET", mode="async", callback_delay_ms=1500)
+    harness.world.callback_sender = signalling_sender(harness.client)  # its callback reaches the payment
     handle = await paying(harness)
     await until(lambda: [s for _, s, _ in received(harness)] == ["PENDING"])
 
     result = await life_event(handle)
 
     assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    await until(lambda: [s for _, s, _ in received(harness)] == ["SUCCEEDED"])
     assert received(harness) == [(f"PAY-{rid(handle)}-I1-A1", "SUCCEEDED", INCENTIVE)]
-    assert (await ledger(harness, handle))["I1"] == ("PAID", None)
+    await until_ledger(harness, handle, {"I1": ("PAID", None)})
     claw = await clawback(harness, handle)
     assert claw is not None and claw.amount == INCENTIVE
+
+
+async def test_a_revocation_during_a_partner_outage_is_booked_at_once_and_nothing_is_sent_after_it(harness):
+    # The partner is down (503 to everything) when incentive 1 goes out: the NIK is blacklisted and the journey
+    # REVOKED without waiting for the outage to end (before, the revocation waited for the partner). The attempt
+    # never reached the partner, so once it answers again the payment is CANCELLED, not sent to a dead person.
+    handle = await paying(harness, before_review=lambda: harness.world.add_fault("payment:EWALLET", "error_5xx"))
+    await until(lambda: _tried(harness), timeout=20)
+
+    result = await asyncio.wait_for(life_event(handle), timeout=30)
+
+    assert (result.status, result.reasons) == ("REVOKED", ["DECEASED"])
+    assert (await projection(harness, handle)).status == "REVOKED"
+    async with harness.sessions() as s:
+        assert await s.get(NikBlacklist, handle_nik_hash(harness)) is not None
+    harness.world.clear_faults()
+    payment = harness.client.get_workflow_handle(f"payment-PAY-{rid(handle)}-I1")
+    assert (await asyncio.wait_for(payment.result(), timeout=30))["status"] == "CANCELLED"
+    assert received(harness) == []
+    assert (await ledger(harness, handle))["I1"][0] == "CANCELLED"
+    assert await clawback(harness, handle) is None
+
+
+def _tried(harness) -> bool:  # type: ignore[no-untyped-def]
+    return any(f.fired for f in harness.world.faults.faults)
+
+
+def handle_nik_hash(harness) -> str:  # type: ignore[no-untyped-def]
+    return nik_hash(harness.settings.secret_key, harness.persons[-1].nik)
 
 
 async def test_death_while_a_payment_is_on_hold_cancels_it_with_the_event_as_reason(harness):
