@@ -4,12 +4,13 @@ import dataclasses
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor, TLSConfig
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 
 from core.codec import EncryptionCodec, parse_keys
+from core.domain import JourneyStatus
 from core.settings import Settings
 
 # Search attributes carry opaque ids and categories only, never personal data.
@@ -20,6 +21,19 @@ SA_PROFILE = SearchAttributeKey.for_keyword("PrakerjaProfile")
 SA_PAYMENT_PARTNER = SearchAttributeKey.for_keyword("PrakerjaPaymentPartner")
 SA_ON_HOLD = SearchAttributeKey.for_bool("PrakerjaOnHold")
 SEARCH_ATTRIBUTES = (SA_STATUS, SA_WAVE, SA_PROVINCE, SA_PROFILE, SA_PAYMENT_PARTNER, SA_ON_HOLD)
+
+
+def journey_start_attributes(province: str, profile: str) -> TypedSearchAttributes:
+    """A journey's attributes from its start: its first step (the identity checks) begins at once, so it starts
+    VERIFYING; set here they cost the journey no upsert (it upserts only what changes)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(SA_STATUS, JourneyStatus.VERIFYING.value),
+            SearchAttributePair(SA_PROVINCE, province),
+            SearchAttributePair(SA_PROFILE, profile),
+            SearchAttributePair(SA_ON_HOLD, False),
+        ]
+    )
 
 
 def data_converter(codec_keys: str) -> DataConverter:

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 
 from adapters.messaging import MessageGateway
 from core.contracts import Applicant, StartJourneyInput, journey_id
 from core.domain import JourneyStatus
 from core.problems import ProblemCode
 from core.security import kk_hash, new_token, nik_hash, token_hash
-from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, started
+from core.temporal import journey_start_attributes, started
 from core.terms import terms_for
 from db import registrations
 from services import life_events, verification
@@ -151,12 +151,6 @@ async def _start_journey(
         id=journey_id(registration_id),
         task_queue=enrolment.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(SA_STATUS, JourneyStatus.REGISTERED.value),
-                SearchAttributePair(SA_PROVINCE, applicant.province),
-                SearchAttributePair(SA_PROFILE, enrolment.profile),
-            ]
-        ),
+        search_attributes=journey_start_attributes(applicant.province, enrolment.profile),
         static_summary=f"Beneficiary journey {registration_id}",
     )

@@ -19,6 +19,7 @@ from core.contracts import Applicant, JourneyResult, StartJourneyInput, WaveDraw
 from core.domain import WaveStatus
 from core.security import kk_hash, nik_hash, token_hash
 from core.settings import Settings
+from core.temporal import journey_start_attributes
 from core.terms import ProgrammeTerms, terms_for
 from db import registrations
 from db.models import Wave
@@ -127,6 +128,7 @@ class Harness:
             ),
             id=journey_id(registration_id),
             task_queue=self.settings.task_queue,
+            search_attributes=journey_start_attributes(person.province, profile),  # as the API starts it
             result_type=JourneyResult,
         )
         self.started.append(handle)
