@@ -15,7 +15,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.errors import DuplicateKey, PartnerError, PartnerRejected, PartnerTimeout
-from adapters.payment import DisbursementResult, DisburseRequest, KycResult, PaymentGateway
+from adapters.payment import DisbursementResult, DisburseRequest, PaymentGateway
+from core.contracts import LinkAccountResult
 from core.domain import FINAL_STATUSES, JourneyStatus, PaymentStatus
 from core.payments import (
     AttemptAnswer,
@@ -28,6 +29,7 @@ from core.payments import (
     OpenPaymentInput,
     OpenPaymentResult,
     PartnerAnswer,
+    PaymentReason,
     PayResult,
     SettleAttemptInput,
     VerifyAccountInput,
@@ -39,9 +41,6 @@ log = logging.getLogger(__name__)
 
 # Where the beneficiary's status before its first payment hold is kept, to restore it once nothing is on hold.
 STATUS_BEFORE_HOLD = "status_before_payment_hold"
-LATE_SUCCESS_REASON = "LATE_SUCCESS_AFTER_FAILURE"
-# The partner refused a disbursement outside its contract (a 4xx): resending it cannot help; support decides.
-PARTNER_REJECTED = "PARTNER_REJECTED"
 
 
 def callback_url(base_url: str, attempt_id: str) -> str:
@@ -124,7 +123,7 @@ class PaymentActivities:
             return answer
         except PartnerRejected as exc:
             log.warning("attempt %s at %s: refused (%s)", input.attempt_id, input.partner_client_code, exc)
-            return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PARTNER_REJECTED)
+            return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PaymentReason.PARTNER_REJECTED)
         return _answer(result)
 
     @activity.defn
@@ -133,9 +132,11 @@ class PaymentActivities:
         return _answer(await self.gateway.status(input.partner_client_code, input.attempt_id))
 
     @activity.defn
-    async def verify_account(self, input: VerifyAccountInput) -> KycResult:
-        """e-KYC: is this an open, KYC'd account of this NIK at that partner? (Also used by account linking.)"""
-        return await self.gateway.verify_account(input.partner_client_code, input.account_number, input.nik)
+    async def verify_account(self, input: VerifyAccountInput) -> LinkAccountResult:
+        """e-KYC: is this an open, KYC'd account of this NIK at that partner? (Also used by account linking.) The
+        workflows get the platform's model, never the partner's wire format (same fields: old histories decode)."""
+        kyc = await self.gateway.verify_account(input.partner_client_code, input.account_number, input.nik)
+        return LinkAccountResult(verified=kyc.verified, reason=kyc.reason)
 
     async def _record_attempt(self, input: AttemptInput) -> None:
         """The attempt row exists before the partner hears of it; a retry of the activity finds it."""
@@ -203,7 +204,7 @@ class PaymentActivities:
         """Attempt SUCCEEDED, payment PAID; the beneficiary leaves PAYMENT_ON_HOLD once nothing else is on hold."""
         async with self.sessions.begin() as session:
             attempt, payment = await _attempt_and_payment(session, input.attempt_id)
-            _resolve(attempt, AttemptStatus.SUCCEEDED, LATE_SUCCESS_REASON if input.late else None)
+            _resolve(attempt, AttemptStatus.SUCCEEDED, PaymentReason.LATE_SUCCESS_AFTER_FAILURE if input.late else None)
             attempt.partner_reference = input.partner_reference or attempt.partner_reference
             if payment.status != PaymentStatus.PAID:
                 # Even over a cancellation: the money moved, so the ledger must say so (clawback counts it).

@@ -82,6 +82,16 @@ class AttemptStatus(StrEnum):
     LATE_SUCCEEDED = "LATE_SUCCEEDED"
 
 
+class PaymentReason(StrEnum):
+    """Why a payment or an attempt stopped, when the platform decided it (partners' own reasons pass through)."""
+
+    PARTNER_REJECTED = "PARTNER_REJECTED"  # a 4xx: the partner refused the request; resending cannot help
+    PARTNER_PENDING_TOO_LONG = "PARTNER_PENDING_TOO_LONG"  # PENDING past the limit: support takes it from here
+    CANCELLED_BEFORE_RECEIVED = "CANCELLED_BEFORE_RECEIVED"  # asked to stop before the partner had the attempt
+    LATE_SUCCESS_AFTER_FAILURE = "LATE_SUCCESS_AFTER_FAILURE"  # a success reported for an attempt closed as failed
+    WORKFLOW_FAILED = "WORKFLOW_FAILED"  # the payment's workflow failed or was terminated (the journey goes on)
+
+
 class PartnerAnswer(StrEnum):
     """What the partner said about one attempt; UNKNOWN = no answer in time, NOT_RECEIVED = it never got it."""
 

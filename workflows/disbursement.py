@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
-    from adapters.payment import KycResult
+    from core.contracts import LinkAccountResult
     from core.domain import PaymentStatus
     from core.payments import (
         PAYMENT_HOLD_SIGNAL,
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PartnerAnswer,
         PaymentAccount,
         PaymentHoldSignal,
+        PaymentReason,
         PaymentState,
         RetryOutcome,
         RetryPaymentInput,
@@ -87,9 +88,6 @@ MAX_CALLBACK_WINDOW = timedelta(days=1)
 # payment ON_HOLD with PARTNER_PENDING_TOO_LONG instead of being polled for ever.
 PENDING_LIMIT = timedelta(days=3)
 MIN_PENDING_LIMIT = timedelta(minutes=10)
-PARTNER_PENDING_TOO_LONG = "PARTNER_PENDING_TOO_LONG"
-# The payment was asked to stop (a revocation) while the partner had not received its attempt.
-CANCELLED_BEFORE_RECEIVED = "CANCELLED_BEFORE_RECEIVED"
 
 Outcome = tuple[str, AttemptAnswer]  # (attempt_id, a definitive SUCCEEDED or FAILED answer)
 
@@ -214,7 +212,7 @@ class Disbursement:
             if state is PartnerAnswer.NOT_RECEIVED:
                 if self.cancel_requested and workflow.patched(ONE_ACTIVITY_PAYMENTS):
                     # Never received and the payment is to stop: nothing moved, so nothing is sent after a revocation.
-                    return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=CANCELLED_BEFORE_RECEIVED)
+                    return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PaymentReason.CANCELLED_BEFORE_RECEIVED)
                 # The partner never got it: sending the same key again cannot pay twice.
                 answer = await self._partner(PaymentActivities.disburse, request)
             elif state is PartnerAnswer.UNKNOWN:
@@ -235,7 +233,7 @@ class Disbursement:
                     ):
                         # Polled for ever, the history would grow to its limit: support takes it from here. A
                         # success the partner reports later still settles it (a late success for this attempt).
-                        return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PARTNER_PENDING_TOO_LONG)
+                        return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PaymentReason.PARTNER_PENDING_TOO_LONG)
             state = answer.answer
 
     async def _settle(self, attempt_id: str, answer: AttemptAnswer) -> Outcome | None:
@@ -295,7 +293,7 @@ class Disbursement:
     def _maybe_still_paid(reason: str | None) -> bool:
         """Held because the partner kept the attempt PENDING: it may still pay it, so a cancellation cannot close it;
         it waits on hold for the partner's answer (a late success settles it) or for support."""
-        return reason == PARTNER_PENDING_TOO_LONG
+        return reason == PaymentReason.PARTNER_PENDING_TOO_LONG
 
     async def _confirmed_late_success(self) -> Outcome | None:
         """A success reported for a failed attempt counts only if the partner's own record says so."""
@@ -392,7 +390,7 @@ class Disbursement:
                     return self._retry_result(RetryOutcome.PARTNER_UNAVAILABLE)
                 if not kyc.verified:
                     return self._retry_result(RetryOutcome.EKYC_FAILED, kyc.reason)
-            if self.reason == PARTNER_PENDING_TOO_LONG and await self._still_pending_at_partner():
+            if self.reason == PaymentReason.PARTNER_PENDING_TOO_LONG and await self._still_pending_at_partner():
                 # A new attempt while the partner may still pay the last one could pay twice.
                 raise ApplicationError(
                     "the partner still reports the last attempt pending; ask the partner to settle it",
@@ -431,7 +429,7 @@ class Disbursement:
     def _holding(self) -> bool:
         return self.status is PaymentStatus.ON_HOLD or self.recording_hold
 
-    async def _verify(self, partner: str, account: str) -> KycResult | None:
+    async def _verify(self, partner: str, account: str) -> LinkAccountResult | None:
         try:
             return await workflow.execute_activity_method(
                 PaymentActivities.verify_account,

@@ -146,8 +146,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             if workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("close-settles-before-ending"):
                 # The close is booking the balance back: let it finish, then record the end in the projection.
                 await closing
-                await self._return_balance("programme-close", JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
-            return await self._end(JourneyStatus.COMPLETED, ["NO_TRAINING_COMPLETED"])
+                await self._return_balance("programme-close", JourneyStatus.COMPLETED, [Reason.NO_TRAINING_COMPLETED])
+            return await self._end(JourneyStatus.COMPLETED, [Reason.NO_TRAINING_COMPLETED])
         await self._start_incentive_phase(terms)
         await self._money(terms)
         self.finishing = True

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from core.payments import (
         DisburseInput,
         PaymentHoldSignal,
+        PaymentReason,
         PayResult,
         VerifyAccountInput,
         payment_id_for,
@@ -30,8 +31,6 @@ with workflow.unsafe.imports_passed_through():
 # How late a submission accepted inside its window may reach the journey. Delivery takes real time, so a
 # compressed programme clock shortens the wait only down to a floor.
 SURVEY_DELIVERY_GRACE = timedelta(minutes=5)
-# What `paid` says of a payment whose workflow failed or was terminated (the ledger row tells the rest).
-PAYMENT_WORKFLOW_FAILED = "WORKFLOW_FAILED"
 MIN_SURVEY_DELIVERY_GRACE = timedelta(seconds=2)
 
 
@@ -189,7 +188,7 @@ class MoneyHandlers(JourneyBase):
                 raise  # a revocation settles its payments itself (`_settle_payments`)
             # Terminated by an operator, or failed: the journey goes on; the ledger row shows where it stopped.
             workflow.logger.warning("payment %s: its workflow failed; the journey goes on", payment_id)
-            self.paid[payment_id] = PAYMENT_WORKFLOW_FAILED
+            self.paid[payment_id] = PaymentReason.WORKFLOW_FAILED
             self.on_hold.discard(payment_id)
             self._show_holds()
             self._stop_if_revoked()

@@ -8,13 +8,20 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities.payments import PARTNER_REJECTED, PaymentActivities
+from activities.payments import PaymentActivities
 from adapters.errors import PartnerRejected
 from core.domain import PaymentKind
-from core.payments import AttemptInput, OpenPaymentInput, RetryPaymentInput, attempt_id_for, payment_id_for
+from core.payments import (
+    AttemptInput,
+    OpenPaymentInput,
+    PaymentReason,
+    RetryPaymentInput,
+    attempt_id_for,
+    payment_id_for,
+)
 from core.problems import ProblemCode
 from tests.payments.harness import NIK, until, wait_state
-from workflows.disbursement import PARTNER_PENDING_TOO_LONG, Disbursement
+from workflows.disbursement import Disbursement
 
 
 async def test_a_partner_refusing_the_request_puts_the_payment_on_hold_instead_of_resending_for_ever(pay):
@@ -27,10 +34,10 @@ async def test_a_partner_refusing_the_request_puts_the_payment_on_hold_instead_o
 
     state = await wait_state(handle, "ON_HOLD")
 
-    assert state.reason == PARTNER_REJECTED
+    assert state.reason == PaymentReason.PARTNER_REJECTED
     assert pay.gateway.count("disburse") == 1  # definitive: never resent
     [attempt] = await pay.attempts(handle)
-    assert (attempt.status, attempt.reason) == ("FAILED", PARTNER_REJECTED)
+    assert (attempt.status, attempt.reason) == ("FAILED", PaymentReason.PARTNER_REJECTED)
 
 
 async def test_a_409_for_a_key_the_partner_already_has_is_resolved_by_asking_its_status(pay):
@@ -56,7 +63,7 @@ async def test_an_attempt_kept_pending_goes_on_hold_after_the_limit_and_is_not_r
     for _ in range(8):  # past the limit (3 programme days), window by window
         await ts_env.sleep(timedelta(hours=12))
     state = await wait_state(handle, "ON_HOLD", timeout=30)
-    assert state.reason == PARTNER_PENDING_TOO_LONG
+    assert state.reason == PaymentReason.PARTNER_PENDING_TOO_LONG
     retry = RetryPaymentInput(
         partner_client_code=pay.partner_b, account_number=pay.account(pay.partner_b), requested_by="s"
     )
