@@ -71,22 +71,29 @@ class PaymentActivities:
         definitive success, PAID. Anything else (a pending, failed or unknown answer, a row already past attempt 1)
         returns without settling: the journey then runs the durable `Disbursement` workflow, which resumes from the
         ledger row and from `answer`. Idempotent: a retry finds its own row and attempt and resends the same key."""
-        opened = await self._open(OpenPaymentInput(**input.model_dump(include=set(OpenPaymentInput.model_fields))))
-        if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
-            return PayResult(status=opened.status)
-        if opened.attempts > 1 or (opened.last_attempt and opened.last_attempt.status is not AttemptStatus.PENDING):
-            return PayResult(status=opened.status)  # past the common path: the durable path resolves it
-        attempt_id = attempt_id_for(input.payment_id, 1)
         attempt = AttemptInput(
             payment_id=input.payment_id,
-            attempt_id=attempt_id,
+            attempt_id=attempt_id_for(input.payment_id, 1),
             attempt_no=1,
             partner_client_code=input.partner_client_code,
             account_number=input.account_number,
             nik=input.nik,
             amount=input.amount,
         )
-        answer = await self.disburse(attempt)
+        opening = OpenPaymentInput(**input.model_dump(include=set(OpenPaymentInput.model_fields)))
+        try:
+            async with self.sessions.begin() as session:  # the row and its attempt in one write
+                opened = await self._open_in(session, opening)
+                if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+                    return PayResult(status=opened.status)
+                last = opened.last_attempt
+                if opened.attempts > 1 or (last is not None and last.status is not AttemptStatus.PENDING):
+                    return PayResult(status=opened.status)  # past the common path: the durable path resolves it
+                await self._record_attempt_in(session, attempt)
+        except IntegrityError:
+            raise ApplicationError("ledger row created concurrently", type="LedgerConflict") from None
+        attempt_id = attempt.attempt_id
+        answer = await self._send(attempt)
         if answer.answer is not PartnerAnswer.SUCCEEDED:
             return PayResult(status=PaymentStatus.PENDING, answer=answer)
         await self.mark_paid(
@@ -103,6 +110,10 @@ class PaymentActivities:
         PARTNER_REJECTED instead of being resent for ever. A 409 for a key the partner already has is answered by
         its own record for that key."""
         await self._record_attempt(input)
+        return await self._send(input)
+
+    async def _send(self, input: AttemptInput) -> AttemptAnswer:
+        """Send a recorded attempt; the partner's answer, or UNKNOWN / FAILED for the failures that mean so."""
         request = DisburseRequest(
             idempotency_key=input.attempt_id,
             account_number=input.account_number,
@@ -139,36 +150,39 @@ class PaymentActivities:
         return LinkAccountResult(verified=kyc.verified, reason=kyc.reason)
 
     async def _record_attempt(self, input: AttemptInput) -> None:
-        """The attempt row exists before the partner hears of it; a retry of the activity finds it."""
         async with self.sessions.begin() as session:
-            if (existing := await session.get(PaymentAttempt, input.attempt_id)) is not None:
-                sent = (existing.payment_id, existing.partner_client_code, existing.account_number, existing.amount)
-                if sent != (input.payment_id, input.partner_client_code, input.account_number, input.amount):
-                    # One key, one destination: the same key to another partner or account could pay twice.
-                    raise ApplicationError(
-                        f"attempt {input.attempt_id} was recorded for another destination or amount",
-                        type="InvalidInput",
-                        non_retryable=True,
-                    )
-                return
-            payment = await _payment(session, input.payment_id)
-            session.add(
-                PaymentAttempt(
-                    attempt_id=input.attempt_id,
-                    payment_id=input.payment_id,
-                    idempotency_key=input.attempt_id,
-                    partner_client_code=input.partner_client_code,
-                    account_number=input.account_number,
-                    amount=input.amount,
-                    status=AttemptStatus.PENDING,
+            await self._record_attempt_in(session, input)
+
+    async def _record_attempt_in(self, session: AsyncSession, input: AttemptInput) -> None:
+        """The attempt row exists before the partner hears of it; a retry of the activity finds it."""
+        if (existing := await session.get(PaymentAttempt, input.attempt_id)) is not None:
+            sent = (existing.payment_id, existing.partner_client_code, existing.account_number, existing.amount)
+            if sent != (input.payment_id, input.partner_client_code, input.account_number, input.amount):
+                # One key, one destination: the same key to another partner or account could pay twice.
+                raise ApplicationError(
+                    f"attempt {input.attempt_id} was recorded for another destination or amount",
+                    type="InvalidInput",
+                    non_retryable=True,
                 )
+            return
+        payment = await _payment(session, input.payment_id)
+        session.add(
+            PaymentAttempt(
+                attempt_id=input.attempt_id,
+                payment_id=input.payment_id,
+                idempotency_key=input.attempt_id,
+                partner_client_code=input.partner_client_code,
+                account_number=input.account_number,
+                amount=input.amount,
+                status=AttemptStatus.PENDING,
             )
-            retried = payment.status == PaymentStatus.ON_HOLD
-            payment.attempts = max(payment.attempts, input.attempt_no)
-            payment.status, payment.reason = PaymentStatus.PENDING, None
-            payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
-            if retried:  # the hold is over (support retried it): the beneficiary's status says so in this write
-                await _release_hold(session, payment.registration_id)
+        )
+        retried = payment.status == PaymentStatus.ON_HOLD
+        payment.attempts = max(payment.attempts, input.attempt_no)
+        payment.status, payment.reason = PaymentStatus.PENDING, None
+        payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
+        if retried:  # the hold is over (support retried it): the beneficiary's status says so in this write
+            await _release_hold(session, payment.registration_id)
 
     # --- ledger writes (journey task queue) ---
 
@@ -180,24 +194,22 @@ class PaymentActivities:
     async def _open(self, input: OpenPaymentInput) -> OpenPaymentResult:
         try:
             async with self.sessions.begin() as session:
-                payment = await session.get(Payment, input.payment_id)
-                if payment is None:
-                    session.add(
-                        Payment(
-                            **input.model_dump(),
-                            status=PaymentStatus.PENDING,
-                            attempts=0,
-                        )
-                    )
-                    return OpenPaymentResult(status=PaymentStatus.PENDING, attempts=0)
-                return OpenPaymentResult(
-                    status=PaymentStatus(payment.status),
-                    attempts=payment.attempts,
-                    last_attempt=await _last_attempt(session, payment),
-                )
+                return await self._open_in(session, input)
         except IntegrityError:
             # A concurrent insert of the same row: the retry reads it. (The message quotes values: drop it.)
             raise ApplicationError("ledger row created concurrently", type="LedgerConflict") from None
+
+    async def _open_in(self, session: AsyncSession, input: OpenPaymentInput) -> OpenPaymentResult:
+        payment = await session.get(Payment, input.payment_id)
+        if payment is None:
+            session.add(Payment(**input.model_dump(), status=PaymentStatus.PENDING, attempts=0))
+            await session.flush()  # the attempt recorded next in this write finds it
+            return OpenPaymentResult(status=PaymentStatus.PENDING, attempts=0)
+        return OpenPaymentResult(
+            status=PaymentStatus(payment.status),
+            attempts=payment.attempts,
+            last_attempt=await _last_attempt(session, payment),
+        )
 
     @activity.defn
     async def mark_paid(self, input: SettleAttemptInput) -> None:
