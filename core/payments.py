@@ -21,13 +21,19 @@ def payment_id_for(registration_id: str, kind: PaymentKind, number: int) -> str:
 
 
 # PAY-<registration_id>-I<n> or -S<n> (payment_id_for), optionally -A<n> for one attempt (attempt_id_for).
-_PAYMENT_ID = re.compile(r"^PAY-(?P<registration_id>.+)-[IS]\d+(?:-A\d+)?$")
+_PAYMENT_ID = re.compile(r"^PAY-(?P<registration_id>.+)-(?P<label>[IS]\d+)(?:-A\d+)?$")
 
 
 def registration_of_payment(payment_id: str) -> str | None:
     """The registration a payment (or payment attempt) id belongs to; None if it is not one."""
     found = _PAYMENT_ID.match(payment_id)
     return found["registration_id"] if found else None
+
+
+def payment_label(payment_id: str) -> str:
+    """`I1`, `S3`: the kind and number of a payment (or payment attempt) id; the id itself if it is not one."""
+    found = _PAYMENT_ID.match(payment_id)
+    return found["label"] if found else payment_id
 
 
 def payment_workflow_id(payment_id: str) -> str:

@@ -221,7 +221,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             windows.append(
                 SurveyWindow(survey_no=k, opens_at=opens, closes_at=opens + terms.days(terms.survey_window_days))
             )
-        self.survey_windows = windows
+        self.surveys.windows = windows
         await self._step(
             SurveyActivities.schedule_surveys,
             ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
@@ -287,5 +287,5 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             ignored_signals=self.ignored_signals,
             payment_partner=self.account.partner_client_code if self.account else None,
             payments=self.paid,
-            surveys_submitted=sorted(self.surveys_submitted),
+            surveys_submitted=sorted(self.surveys.submitted),
         )

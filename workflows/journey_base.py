@@ -15,14 +15,14 @@ with workflow.unsafe.imports_passed_through():
         PurchaseUpdate,
         RevokeSignal,
         StartJourneyInput,
-        SurveyWindow,
     )
     from core.domain import JourneyStatus, PurchaseStatus
-    from core.payments import DisburseResult
+    from core.payments import DisburseResult, payment_label
     from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
     from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
+    from workflows.surveys import SurveySchedule
     from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 _SEARCH_ATTRIBUTES: dict[str, Any] = {
@@ -61,8 +61,7 @@ class JourneyBase:
         self.early_reviews: set[str] = set()  # reviews that arrived before their completion signal
         self.ignored_signals: list[str] = []
         self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
-        self.survey_windows: list[SurveyWindow] = []
-        self.surveys_submitted: set[int] = set()
+        self.surveys = SurveySchedule()
         self.account: LinkAccountUpdate | None = None
         self.on_hold: set[str] = set()
         self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
@@ -70,7 +69,6 @@ class JourneyBase:
         self.paying = 0  # one-activity payments in progress (a revocation lets them finish before it books)
         self.published: dict[str, Any] | None = None  # search attributes as last set (start or upsert)
         self.purchase_deadline: datetime | None = None  # pinned at the award (journeys since ONE_ACTIVITY_PAYMENTS)
-        self.expired_surveys: set[int] = set()  # closed unanswered (journeys since ONE_ACTIVITY_PAYMENTS)
 
     async def _step(
         self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT, **options: Unpack[ActivityOptions]
@@ -130,7 +128,7 @@ class JourneyBase:
             done = sum(1 for s in self.purchase_status.values() if s == PurchaseStatus.COMPLETED)
             lines.append(f"purchases: {len(self.purchases)}, completed: {done}")
         if self.paid:
-            lines.append("payments: " + ", ".join(f"{p.rsplit('-', 1)[-1]} {s}" for p, s in self.paid.items()))
+            lines.append("payments: " + ", ".join(f"{payment_label(p)} {s}" for p, s in self.paid.items()))
         if self.on_hold:
             lines.append(f"payments on hold: {len(self.on_hold)}")
         return "\n\n".join(lines)

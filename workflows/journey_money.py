@@ -42,10 +42,10 @@ class MoneyHandlers(JourneyBase):
             # ticks (then one last timer, if a window is still open after the last incentive) close the others.
             await asyncio.gather(
                 self._incentives(terms, ticks_close_surveys=True),
-                *(self._survey_answered(terms, w) for w in self.survey_windows),
+                *(self._survey_answered(terms, w) for w in self.surveys.windows),
             )
             return
-        await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.survey_windows))
+        await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.surveys.windows))
 
     async def _incentives(self, terms: ProgrammeTerms, ticks_close_surveys: bool = False) -> None:
         first = self.completed[0]
@@ -64,25 +64,18 @@ class MoneyHandlers(JourneyBase):
         # The API accepted answers up to the close by its clock; their signal may land just after it.
         return max(SURVEY_DELIVERY_GRACE / terms.time_scale, MIN_SURVEY_DELIVERY_GRACE)
 
-    def _open_windows(self) -> list[SurveyWindow]:
-        done = self.surveys_submitted | self.expired_surveys
-        return [w for w in self.survey_windows if w.survey_no not in done]
-
     def _close_survey_windows(self, terms: ProgrammeTerms) -> None:
-        """Windows closed (with the delivery grace) by now, unanswered, expire: nothing to pay for them."""
-        for window in self._open_windows():
-            if window.closes_at + self._survey_grace(terms) <= workflow.now():
-                self.expired_surveys.add(window.survey_no)
+        self.surveys.close_due(workflow.now(), self._survey_grace(terms))
 
     async def _close_last_survey_windows(self, terms: ProgrammeTerms) -> None:
         """After the last incentive: one timer until the last open window's close, then those still open expire."""
         self._close_survey_windows(terms)
-        if not self._open_windows():
+        last = self.surveys.last_close(self._survey_grace(terms))
+        if last is None:
             return
-        last = max(w.closes_at for w in self._open_windows()) + self._survey_grace(terms)
         try:
             await workflow.wait_condition(
-                lambda: not self._open_windows(),
+                lambda: not self.surveys.still_open(),
                 timeout=max((last - workflow.now()).total_seconds(), 0),
                 timeout_summary="last survey windows",
             )
@@ -92,13 +85,13 @@ class MoneyHandlers(JourneyBase):
     async def _survey_answered(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
         """Pay survey `window` once answered; return without paying once a tick closed it unanswered."""
         no = window.survey_no
-        await workflow.wait_condition(lambda: no in self.surveys_submitted or no in self.expired_surveys)
-        if no in self.surveys_submitted:
+        await workflow.wait_condition(lambda: self.surveys.settled(no))
+        if no in self.surveys.submitted:
             await self._pay(terms, PaymentKind.SURVEY, no, terms.survey_amount)
 
     async def _survey(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
         left = max((window.closes_at - workflow.now()).total_seconds(), 0)
-        answered = lambda: window.survey_no in self.surveys_submitted  # noqa: E731
+        answered = lambda: window.survey_no in self.surveys.submitted  # noqa: E731
         try:
             await workflow.wait_condition(answered, timeout=left, timeout_summary=f"survey {window.survey_no} window")
         except TimeoutError:
@@ -257,11 +250,8 @@ class MoneyHandlers(JourneyBase):
     @workflow.signal
     def survey_submitted(self, signal: SurveySignal) -> None:
         """A survey answered inside its window (the API checked it); each survey counts once."""
-        window = next((w for w in self.survey_windows if w.survey_no == signal.survey_no), None)
-        if window is None or not (window.opens_at <= signal.submitted_at < window.closes_at):
+        if not self.surveys.submit(signal.survey_no, signal.submitted_at):
             self.ignored_signals.append(f"survey:{signal.survey_no}")
-            return
-        self.surveys_submitted.add(signal.survey_no)
 
     @workflow.signal
     def payment_hold(self, signal: PaymentHoldSignal) -> None:
