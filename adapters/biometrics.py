@@ -1,14 +1,11 @@
 """Biometric partner: liveness, 1:1 match against the registry photo, and a 1:N search for the same face."""
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from adapters._http import parse, send
-
-if TYPE_CHECKING:
-    from simulators.world import SimWorld
 
 
 class FaceCheck(BaseModel):
@@ -20,14 +17,6 @@ class FaceCheck(BaseModel):
 
 class Biometrics(Protocol):
     async def check(self, nik: str, selfie_b64: str) -> FaceCheck: ...
-
-
-class SimulatedBiometrics:
-    def __init__(self, world: "SimWorld") -> None:
-        self._world = world
-
-    async def check(self, nik: str, selfie_b64: str) -> FaceCheck:
-        return await self._world.check_face(nik, selfie_b64)
 
 
 class HttpBiometrics:

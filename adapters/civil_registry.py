@@ -1,15 +1,12 @@
 """Civil registry (Dukcapil-style): is this NIK a living citizen with this name, birth date and KK?"""
 
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from adapters._http import parse, send
-
-if TYPE_CHECKING:
-    from simulators.world import SimWorld
 
 
 class CitizenCheck(BaseModel):
@@ -23,16 +20,6 @@ class CitizenCheck(BaseModel):
 
 class CivilRegistry(Protocol):
     async def verify(self, nik: str, kk_number: str, full_name: str, date_of_birth: date) -> CitizenCheck: ...
-
-
-class SimulatedCivilRegistry:
-    """In-process registry over a `SimWorld` (same logic and faults as the simulator service)."""
-
-    def __init__(self, world: "SimWorld") -> None:
-        self._world = world
-
-    async def verify(self, nik: str, kk_number: str, full_name: str, date_of_birth: date) -> CitizenCheck:
-        return await self._world.verify_citizen(nik, kk_number, full_name, date_of_birth)
 
 
 class HttpCivilRegistry:

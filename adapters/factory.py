@@ -1,16 +1,19 @@
-"""The one place adapters are built: simulated in-process fakes or HTTP clients, as settings say."""
+"""The partner adapters the platform uses, as one object; `build_http_adapters` builds the HTTP clients.
+
+The in-process (simulated) implementations live with the simulators (`simulators/inprocess.py`); the composition
+root picks one or the other (`workers/composition.py`), so this package never depends on the simulators.
+"""
 
 from dataclasses import dataclass
 
 import httpx
 
-from adapters.biometrics import Biometrics, HttpBiometrics, SimulatedBiometrics
-from adapters.civil_registry import CivilRegistry, HttpCivilRegistry, SimulatedCivilRegistry
-from adapters.marketplace import HttpMarketplace, Marketplace, SimulatedMarketplace
-from adapters.payment import HttpPaymentGateway, PaymentGateway, SimulatedPaymentGateway
-from adapters.social_affairs import HttpSocialAffairs, SimulatedSocialAffairs, SocialAffairs
-from core.settings import AdapterMode, Settings
-from simulators.world import SimWorld
+from adapters.biometrics import Biometrics, HttpBiometrics
+from adapters.civil_registry import CivilRegistry, HttpCivilRegistry
+from adapters.marketplace import HttpMarketplace, Marketplace
+from adapters.payment import HttpPaymentGateway, PaymentGateway
+from adapters.social_affairs import HttpSocialAffairs, SocialAffairs
+from core.settings import Settings
 
 
 @dataclass
@@ -22,28 +25,12 @@ class Adapters:
     payments: PaymentGateway
 
 
-def build_adapters(
-    settings: Settings, *, http: httpx.AsyncClient | None = None, world: SimWorld | None = None
-) -> Adapters:
-    """`http` (required in http mode) is owned by the caller, who sets its timeout and closes it."""
-    if settings.adapters is AdapterMode.SIMULATED:
-        return _simulated(world or SimWorld())
-    if http is None:
-        raise ValueError("PRAKERJA_ADAPTERS=http needs an httpx.AsyncClient")
+def build_http_adapters(settings: Settings, http: httpx.AsyncClient) -> Adapters:
+    """`http` is owned by the caller, who sets its timeout and closes it."""
     return Adapters(
         civil_registry=HttpCivilRegistry(http, settings.url_for("civil_registry")),
         biometrics=HttpBiometrics(http, settings.url_for("biometrics")),
         social_affairs=HttpSocialAffairs(http, settings.url_for("social_affairs")),
         marketplace=HttpMarketplace(http, settings.url_for("marketplace")),
         payments=HttpPaymentGateway(http, settings.url_for("payment")),
-    )
-
-
-def _simulated(world: SimWorld) -> Adapters:
-    return Adapters(
-        civil_registry=SimulatedCivilRegistry(world),
-        biometrics=SimulatedBiometrics(world),
-        social_affairs=SimulatedSocialAffairs(world),
-        marketplace=SimulatedMarketplace(world),
-        payments=SimulatedPaymentGateway(world),
     )

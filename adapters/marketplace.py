@@ -1,15 +1,12 @@
 """Marketplace partners: told when a card is blocked (revocation) or a purchase is voided."""
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
 from adapters._http import ensure_success, send
-
-if TYPE_CHECKING:
-    from simulators.world import SimWorld
 
 
 class NotificationKind(StrEnum):
@@ -23,21 +20,6 @@ class Marketplace(Protocol):
     async def card_blocked(self, marketplace_client_code: str, prakerja_number: str, reason: str) -> None: ...
 
     async def purchase_voided(self, marketplace_client_code: str, purchase_ref: str, reason: str) -> None: ...
-
-
-class SimulatedMarketplace:
-    def __init__(self, world: "SimWorld") -> None:
-        self._world = world
-
-    async def card_blocked(self, marketplace_client_code: str, prakerja_number: str, reason: str) -> None:
-        await self._world.notify_marketplace(
-            marketplace_client_code, NotificationKind.CARD_BLOCKED, reason, prakerja_number=prakerja_number
-        )
-
-    async def purchase_voided(self, marketplace_client_code: str, purchase_ref: str, reason: str) -> None:
-        await self._world.notify_marketplace(
-            marketplace_client_code, NotificationKind.PURCHASE_VOIDED, reason, purchase_ref=purchase_ref
-        )
 
 
 class HttpMarketplace:

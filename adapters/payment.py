@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
@@ -10,9 +10,6 @@ from pydantic import BaseModel
 
 from adapters._http import parse, parse_list, problem_code, send
 from adapters.errors import DuplicateKey, PartnerError
-
-if TYPE_CHECKING:
-    from simulators.world import SimWorld
 
 # The partner's "I never received that key" answer, as opposed to a 404 from a wrong route.
 DISBURSEMENT_NOT_FOUND = "DISBURSEMENT_NOT_FOUND"
@@ -66,23 +63,6 @@ class PaymentGateway(Protocol):
         ...
 
     async def statement(self, partner: str, day: date) -> list[StatementLine]: ...
-
-
-class SimulatedPaymentGateway:
-    def __init__(self, world: "SimWorld") -> None:
-        self._world = world
-
-    async def verify_account(self, partner: str, account_number: str, nik: str) -> KycResult:
-        return await self._world.payments.verify_account(partner, account_number, nik)
-
-    async def disburse(self, partner: str, request: DisburseRequest) -> DisbursementResult:
-        return await self._world.payments.disburse(partner, request)
-
-    async def status(self, partner: str, idempotency_key: str) -> DisbursementResult | None:
-        return await self._world.payments.status(partner, idempotency_key)
-
-    async def statement(self, partner: str, day: date) -> list[StatementLine]:
-        return await self._world.payments.statement(partner, day)
 
 
 class HttpPaymentGateway:

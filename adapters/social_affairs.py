@@ -1,14 +1,11 @@
 """Social-affairs registry: does this NIK already receive another assistance programme?"""
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from adapters._http import parse, send
-
-if TYPE_CHECKING:
-    from simulators.world import SimWorld
 
 
 class AssistanceCheck(BaseModel):
@@ -18,14 +15,6 @@ class AssistanceCheck(BaseModel):
 
 class SocialAffairs(Protocol):
     async def check(self, nik: str) -> AssistanceCheck: ...
-
-
-class SimulatedSocialAffairs:
-    def __init__(self, world: "SimWorld") -> None:
-        self._world = world
-
-    async def check(self, nik: str) -> AssistanceCheck:
-        return await self._world.check_assistance(nik)
 
 
 class HttpSocialAffairs:

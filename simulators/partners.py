@@ -7,18 +7,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, model_validator
 
-from adapters.biometrics import FaceCheck
-from adapters.civil_registry import CitizenCheck
-from adapters.marketplace import NotificationKind
-from adapters.payment import (
-    DISBURSEMENT_NOT_FOUND,
-    DisbursementResult,
-    DisburseRequest,
-    KycResult,
-    StatementLine,
-)
-from adapters.social_affairs import AssistanceCheck
 from simulators.deps import World
+from simulators.payments import (
+    DISBURSEMENT_NOT_FOUND,
+    DisbursementAnswer,
+    DisbursementRequest,
+    EkycAnswer,
+    EkycRequest,
+    StatementEntry,
+)
+from simulators.wire import AssistanceAnswer, CitizenAnswer, FaceAnswer, NotificationKind
 
 router = APIRouter(tags=["partner systems"])
 
@@ -30,7 +28,7 @@ class VerifyCitizenIn(BaseModel):
     date_of_birth: date
 
 
-class FaceCheckIn(BaseModel):
+class FaceAnswerIn(BaseModel):
     nik: str
     selfie_b64: str
 
@@ -53,25 +51,20 @@ class NotificationIn(BaseModel):
         return self
 
 
-class EkycIn(BaseModel):
-    account_number: str
-    nik: str
-
-
 @router.post("/civil-registry/verify")
-async def verify_citizen(body: VerifyCitizenIn, world: World) -> CitizenCheck:
+async def verify_citizen(body: VerifyCitizenIn, world: World) -> CitizenAnswer:
     """Civil registry: match NIK, family card, name and birth date."""
     return await world.verify_citizen(body.nik, body.kk_number, body.full_name, body.date_of_birth)
 
 
 @router.post("/biometrics/check")
-async def check_face(body: FaceCheckIn, world: World) -> FaceCheck:
+async def check_face(body: FaceAnswerIn, world: World) -> FaceAnswer:
     """Biometrics: liveness, 1:1 match and 1:N duplicate search."""
     return await world.check_face(body.nik, body.selfie_b64)
 
 
 @router.post("/social-affairs/check")
-async def check_assistance(body: NikIn, world: World) -> AssistanceCheck:
+async def check_assistance(body: NikIn, world: World) -> AssistanceAnswer:
     """Social-affairs database: other assistance programmes received."""
     return await world.check_assistance(body.nik)
 
@@ -85,21 +78,21 @@ async def notify_marketplace(client_code: str, body: NotificationIn, world: Worl
 
 
 @router.post("/payments/{client_code}/ekyc")
-async def verify_account(client_code: str, body: EkycIn, world: World) -> KycResult:
+async def verify_account(client_code: str, body: EkycRequest, world: World) -> EkycAnswer:
     """Payment partner: is this a KYC'd, open account of this NIK?"""
     return await world.payments.verify_account(client_code, body.account_number, body.nik)
 
 
 @router.post("/payments/{client_code}/disbursements")
-async def disburse(client_code: str, body: DisburseRequest, world: World) -> DisbursementResult:
+async def disburse(client_code: str, body: DisbursementRequest, world: World) -> DisbursementAnswer:
     """Payment partner: pay once per idempotency key (a repeat returns the stored result)."""
     return await world.payments.disburse(client_code, body)
 
 
-@router.get("/payments/{client_code}/disbursements/{idempotency_key:path}", response_model=DisbursementResult)
+@router.get("/payments/{client_code}/disbursements/{idempotency_key:path}", response_model=DisbursementAnswer)
 async def disbursement_status(
     client_code: str, idempotency_key: str, world: World
-) -> DisbursementResult | JSONResponse:
+) -> DisbursementAnswer | JSONResponse:
     """Payment partner: the stored result for a key; 404 DISBURSEMENT_NOT_FOUND when never received."""
     result = await world.payments.status(client_code, idempotency_key)
     if result is None:
@@ -118,6 +111,6 @@ async def disbursement_status(
 
 
 @router.get("/payments/{client_code}/statement")
-async def statement(client_code: str, day: Annotated[date, Query(alias="date")], world: World) -> list[StatementLine]:
+async def statement(client_code: str, day: Annotated[date, Query(alias="date")], world: World) -> list[StatementEntry]:
     """Payment partner: every disbursement received on a UTC day."""
     return await world.payments.statement(client_code, day)

@@ -13,7 +13,6 @@ from enum import StrEnum
 import httpx
 from pydantic import BaseModel
 
-from adapters.payment import DisbursementResult, DisbursementStatus, DisburseRequest, KycResult, StatementLine
 from core.security import signed_headers
 from simulators.faults import FaultBook, FaultKind
 
@@ -21,6 +20,52 @@ logger = logging.getLogger(__name__)
 
 # (url, headers, body): how the partner delivers a signed callback.
 CallbackSender = Callable[[str, dict[str, str], bytes], Awaitable[None]]
+
+# The partner's "I never received that key" answer (the `code` of its 404 problem).
+DISBURSEMENT_NOT_FOUND = "DISBURSEMENT_NOT_FOUND"
+
+
+# --- the partner's wire format, written from the partner's side: the platform's adapter (adapters/payment.py) has
+# its own models, so a drift between the two fails the HTTP adapter tests instead of passing unseen.
+
+
+class DisbursementStatus(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+
+
+class EkycRequest(BaseModel):
+    account_number: str
+    nik: str
+
+
+class EkycAnswer(BaseModel):
+    verified: bool
+    reason: str | None = None
+
+
+class DisbursementRequest(BaseModel):
+    idempotency_key: str
+    account_number: str
+    nik: str
+    amount: int
+    callback_url: str | None = None
+
+
+class DisbursementAnswer(BaseModel):
+    """The answer to a disbursement, to a status request and the body of a callback."""
+
+    status: DisbursementStatus
+    reason: str | None = None
+    partner_reference: str | None = None
+
+
+class StatementEntry(BaseModel):
+    idempotency_key: str
+    amount: int
+    status: DisbursementStatus
+    received_at: datetime
 
 
 class AccountStatus(StrEnum):
@@ -62,8 +107,8 @@ class ReceivedDisbursement(BaseModel):
     nik: str
     callback_url: str | None = None
 
-    def result(self) -> DisbursementResult:
-        return DisbursementResult(status=self.status, reason=self.reason, partner_reference=self.partner_reference)
+    def result(self) -> DisbursementAnswer:
+        return DisbursementAnswer(status=self.status, reason=self.reason, partner_reference=self.partner_reference)
 
 
 class PaymentPartners:
@@ -86,14 +131,14 @@ class PaymentPartners:
     def received(self, client_code: str) -> list[ReceivedDisbursement]:
         return list(self.ledgers.get(client_code, {}).values())
 
-    async def verify_account(self, partner: str, account_number: str, nik: str) -> KycResult:
+    async def verify_account(self, partner: str, account_number: str, nik: str) -> EkycAnswer:
         await self.faults.before(_targets(partner))
         account = self.accounts.get((partner, account_number))
         reason = _kyc_failure(account, nik)
         self.faults.after(_targets(partner))
-        return KycResult(verified=reason is None, reason=reason)
+        return EkycAnswer(verified=reason is None, reason=reason)
 
-    async def disburse(self, partner: str, request: DisburseRequest) -> DisbursementResult:
+    async def disburse(self, partner: str, request: DisbursementRequest) -> DisbursementAnswer:
         await self.faults.before(_targets(partner))
         ledger = self.ledgers.setdefault(partner, {})
         record = ledger.get(request.idempotency_key)
@@ -105,16 +150,16 @@ class PaymentPartners:
         self.faults.after_commit(_targets(partner))
         return record.result()
 
-    async def status(self, partner: str, idempotency_key: str) -> DisbursementResult | None:
+    async def status(self, partner: str, idempotency_key: str) -> DisbursementAnswer | None:
         await self.faults.before(_targets(partner))
         record = self.ledgers.get(partner, {}).get(idempotency_key)
         self.faults.after(_targets(partner))
         return record.result() if record else None
 
-    async def statement(self, partner: str, day: date) -> list[StatementLine]:
+    async def statement(self, partner: str, day: date) -> list[StatementEntry]:
         await self.faults.before(_targets(partner))
         lines = [
-            StatementLine(
+            StatementEntry(
                 idempotency_key=r.idempotency_key, amount=r.amount, status=r.status, received_at=r.received_at
             )
             for r in self.received(partner)
@@ -132,7 +177,7 @@ class PaymentPartners:
         for task in self._settling:
             task.cancel()
 
-    def _receive(self, partner: str, request: DisburseRequest) -> ReceivedDisbursement:
+    def _receive(self, partner: str, request: DisbursementRequest) -> ReceivedDisbursement:
         status, reason = _outcome(self.accounts.get((partner, request.account_number)), request)
         record = ReceivedDisbursement(
             **request.model_dump(include={"idempotency_key", "account_number", "amount", "nik", "callback_url"}),
@@ -197,7 +242,7 @@ def _kyc_failure(account: Account | None, nik: str) -> str | None:
     return None if account.kyc else "KYC_NOT_COMPLETED"
 
 
-def _outcome(account: Account | None, request: DisburseRequest) -> tuple[DisbursementStatus, str | None]:
+def _outcome(account: Account | None, request: DisbursementRequest) -> tuple[DisbursementStatus, str | None]:
     if account is None:
         return DisbursementStatus.FAILED, "ACCOUNT_NOT_FOUND"
     if account.status is AccountStatus.CLOSED:

@@ -1,7 +1,8 @@
 """Every partner system's state and behaviour, in-process.
 
-The simulator service and the simulated adapters both call this one object, so a test through HTTP
-and a test in-process see the same answers and the same injected faults.
+The simulator service and the in-process adapters (`simulators/inprocess.py`) both call this one object, so a test
+through HTTP and a test in-process see the same answers and the same injected faults. It answers in the partners'
+wire format (`simulators/wire.py`, `simulators/payments.py`), not with the platform's adapter models.
 """
 
 import base64
@@ -14,13 +15,10 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
-from adapters.biometrics import FaceCheck
-from adapters.civil_registry import CitizenCheck
-from adapters.marketplace import NotificationKind
-from adapters.social_affairs import AssistanceCheck
 from simulators.faults import Fault, FaultBook
 from simulators.payments import CallbackSender, PaymentPartners
 from simulators.registry import RegistryEvents
+from simulators.wire import AssistanceAnswer, CitizenAnswer, FaceAnswer, NotificationKind
 
 logger = logging.getLogger(__name__)
 
@@ -153,12 +151,12 @@ class SimWorld:
 
     # --- partner behaviour ---
 
-    async def verify_citizen(self, nik: str, kk_number: str, full_name: str, date_of_birth: date) -> CitizenCheck:
+    async def verify_citizen(self, nik: str, kk_number: str, full_name: str, date_of_birth: date) -> CitizenAnswer:
         await self.faults.before(("civil_registry",))
         citizen = self.citizens.get(nik)
-        check = CitizenCheck(found=False)
+        check = CitizenAnswer(found=False)
         if citizen is not None:
-            check = CitizenCheck(
+            check = CitizenAnswer(
                 found=True,
                 name_dob_match=_same_name(citizen.full_name, full_name) and citizen.date_of_birth == date_of_birth,
                 kk_match=citizen.kk_number == kk_number,
@@ -168,7 +166,7 @@ class SimWorld:
         self.faults.after(("civil_registry",))
         return check
 
-    async def check_face(self, nik: str, selfie_b64: str) -> FaceCheck:
+    async def check_face(self, nik: str, selfie_b64: str) -> FaceAnswer:
         await self.faults.before(("biometrics",))
         face = _face_of(selfie_b64)
         known = nik in self.citizens
@@ -181,13 +179,13 @@ class SimWorld:
         if liveness and known and owner is None:
             self.enrolled_faces[face] = nik
         self.faults.after(("biometrics",))
-        return FaceCheck(liveness=liveness, match_score=score, duplicate=duplicate)
+        return FaceAnswer(liveness=liveness, match_score=score, duplicate=duplicate)
 
-    async def check_assistance(self, nik: str) -> AssistanceCheck:
+    async def check_assistance(self, nik: str) -> AssistanceAnswer:
         await self.faults.before(("social_affairs",))
         programmes = sorted(self.social_assistance.get(nik, ()))
         self.faults.after(("social_affairs",))
-        return AssistanceCheck(receives_assistance=bool(programmes), programmes=programmes)
+        return AssistanceAnswer(receives_assistance=bool(programmes), programmes=programmes)
 
     async def notify_marketplace(
         self,

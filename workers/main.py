@@ -19,7 +19,7 @@ from activities.eligibility import EligibilityActivities
 from activities.identity import IdentityActivities
 from activities.programme import ProgrammeActivities
 from activities.training import SurveyActivities, TrainingActivities
-from adapters.factory import Adapters, build_adapters
+from adapters.factory import Adapters
 from adapters.metering import MeteredTransport
 from core.logs import configure_logging
 from core.settings import Settings, load_settings
@@ -27,6 +27,7 @@ from core.temporal import connect
 from core.tracing import instrument_http, temporal_interceptors, tracer_provider
 from db.session import make_engine, make_sessionmaker
 from services import profiles
+from workers.composition import build_adapters
 from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
 from workers.telemetry import PartnerCallMeter, worker_runtime
 from workflows.assessment import CourseAssessment

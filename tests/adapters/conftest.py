@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from adapters.factory import Adapters, build_adapters
+from adapters.factory import Adapters
 from core.settings import AdapterMode
 from simulators.world import SimWorld
 from tests.adapters.sim_support import BORN, KK, NIK, CallbackRecorder, adapter_settings, asgi_client
+from workers.composition import build_adapters
 
 
 @pytest.fixture

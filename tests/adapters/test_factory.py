@@ -1,12 +1,13 @@
 import httpx
 import pytest
 
-from adapters.biometrics import HttpBiometrics, SimulatedBiometrics
-from adapters.factory import build_adapters
-from adapters.payment import HttpPaymentGateway, SimulatedPaymentGateway
+from adapters.biometrics import HttpBiometrics
+from adapters.payment import HttpPaymentGateway
 from core.settings import AdapterMode, Settings
+from simulators.inprocess import SimulatedBiometrics, SimulatedPaymentGateway
 from simulators.world import SimWorld
 from tests.adapters.sim_support import BORN, KK, NIK, adapter_settings
+from workers.composition import build_adapters
 
 
 async def test_simulated_adapters_share_the_given_world():

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from adapters.factory import Adapters, build_adapters
+from adapters.factory import Adapters
 from api.app import create_app
 from core.contracts import draw_id, journey_id
 from core.settings import Settings
@@ -25,6 +25,7 @@ from simulators.world import SimWorld
 from tests.api.helpers import bearer, serve, staff_token
 from tests.conftest import test_settings
 from tests.workflows.harness import Person
+from workers.composition import build_adapters
 from workers.main import build_workers
 
 

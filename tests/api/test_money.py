@@ -21,7 +21,6 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.factory import build_adapters
 from api.app import create_app
 from core.temporal import data_converter
 from db.models import AuditLog
@@ -33,6 +32,7 @@ from tests.api.training import Card, Shop, open_shop
 from tests.conftest import BIN
 from tests.conftest import test_settings as settings_for
 from tests.workflows.harness import NO_PURCHASE_RACE, journey_activities_pinning
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
 

@@ -13,7 +13,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client
 
-from adapters.factory import build_adapters
 from adapters.metering import MeteredTransport
 from adapters.payment import HttpPaymentGateway
 from api.app import create_app
@@ -28,6 +27,7 @@ from tests.api.test_money import ACCOUNT, Money
 from tests.api.training import open_shop
 from tests.conftest import test_settings as settings_for
 from tests.workflows.harness import journey_activities_pinning
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
 

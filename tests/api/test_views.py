@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 from activities.payments import PaymentActivities
-from adapters.payment import SimulatedPaymentGateway
 from api.views import journey_view, survey_views
 from core.payments import AttemptInput, SettleAttemptInput, attempt_id_for
 from db.models import Beneficiary
 from db.session import read_snapshot
+from simulators.inprocess import SimulatedPaymentGateway
 from simulators.world import SimWorld
 from tests.api.seeds import held_incentive
 

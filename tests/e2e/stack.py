@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.factory import build_adapters
 from api.app import create_app
 from core.settings import AdapterMode, Settings
 from core.temporal import connect
@@ -27,6 +26,7 @@ from db.session import make_sessionmaker
 from simulators.app import create_app as create_simulators
 from tests.conftest import test_settings
 from tests.workflows.harness import Person, journey_activities_pinning
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import PaymentWorkers, build_payment_workers
 

@@ -13,7 +13,6 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from adapters.factory import build_adapters
 from api.app import create_app
 from core.contracts import JourneyState, journey_id
 from core.settings import AdapterMode, Settings
@@ -24,6 +23,7 @@ from tests.api.helpers import signed
 from tests.conftest import test_settings as settings_for
 from tests.e2e.test_journey_e2e import award_over_http, ok, poll, serving
 from tests.workflows.harness import Person
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workflows.journey import BeneficiaryJourney
 

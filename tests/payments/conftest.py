@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from temporalio.worker import Worker
 
-from adapters.factory import build_adapters
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
 from tests.conftest import test_settings
 from tests.payments.harness import PaymentsHarness, RecordingGateway, signalling_sender
+from workers.composition import build_adapters
 from workers.payments import PAYMENT_WORKFLOWS, PaymentWorkers, partner_activities, payment_journey_activities
 
 

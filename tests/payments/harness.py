@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities.payments import PaymentActivities
 from adapters.errors import PartnerError, PartnerTimeout
-from adapters.payment import DisbursementResult, DisburseRequest, KycResult, SimulatedPaymentGateway, StatementLine
+from adapters.payment import DisbursementResult, DisburseRequest, KycResult, StatementLine
 from core.domain import JourneyStatus, PartnerKind, PaymentKind
 from core.payments import (
     AttemptStatusSignal,
@@ -34,6 +34,7 @@ from core.payments import (
 from core.security import seal
 from core.settings import Settings
 from db.models import Beneficiary, Partner, Payment, PaymentAttempt
+from simulators.inprocess import SimulatedPaymentGateway
 from simulators.payments import CallbackSender
 from simulators.world import SimWorld
 from tests.api.ledger import beneficiary as beneficiary_row
@@ -175,7 +176,7 @@ class PaymentsHarness:
         registration_id = registration_id or await self.beneficiary()
         payment_id = payment_id_for(registration_id, kind, number)
         handle = await self.client.start_workflow(
-            "Disbursement",
+            Disbursement.run,
             DisburseInput(
                 payment_id=payment_id,
                 registration_id=registration_id,

@@ -24,9 +24,7 @@ from workflows.disbursement import Disbursement
 
 
 async def retry(handle, **kw) -> RetryPaymentResult:
-    return await handle.execute_update(
-        "retry", RetryPaymentInput(requested_by="support-1", **kw), result_type=RetryPaymentResult
-    )
+    return await handle.execute_update(Disbursement.retry, RetryPaymentInput(requested_by="support-1", **kw))
 
 
 async def test_sync_partner_pays_once_and_the_ledger_says_so(pay):
@@ -314,7 +312,7 @@ async def test_late_success_while_a_retry_pays_is_recorded_as_an_anomaly_not_pai
     pay.world.payments.ledgers[pay.partner_a][first].status = "SUCCEEDED"  # the first partner paid after all
 
     await handle.signal(
-        "attempt_status",
+        Disbursement.attempt_status,
         AttemptStatusSignal(attempt_id=first, partner_client_code=pay.partner_a, status="SUCCEEDED"),
     )
     result = await handle.result()

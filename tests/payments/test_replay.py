@@ -20,6 +20,7 @@ from tests.payments.harness import until, wait_state
 from tests.replay import RECORDING, Histories
 from workers.payments import PAYMENT_WORKFLOWS
 from workflows.disbursement import Disbursement
+from workflows.reconciliation import Reconciliation
 
 PAYMENTS = Histories(Path(__file__).parent / "histories", PAYMENT_WORKFLOWS)
 save = PAYMENTS.save  # the journey recorders in tests/workflows/test_replay_full.py save their children with it
@@ -81,7 +82,7 @@ async def test_record_histories(pay):
 
     day: date = datetime.now(UTC).date()
     report = await pay.client.start_workflow(
-        "Reconciliation",
+        Reconciliation.run,
         ReconcileInput(day=day, partner_client_codes=[pay.partner_a, pay.partner_b]),
         id=f"reconciliation-record-{pay.partner_a}",
         task_queue=pay.settings.task_queue,

@@ -14,13 +14,13 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from adapters.errors import PartnerTimeout
-from adapters.factory import build_adapters
 from adapters.payment import DisbursementStatus, DisburseRequest
 from core.security import sign
 from core.settings import AdapterMode, Settings
 from simulators.app import create_app
 from simulators.world import SimWorld
 from tests.adapters.sim_support import BORN, KK, NIK, adapter_settings
+from workers.composition import build_adapters
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ import pytest_asyncio
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.factory import build_adapters
 from core.contracts import JourneyState
 from core.settings import Settings
 from core.temporal import data_converter
@@ -14,6 +13,7 @@ from db.session import make_sessionmaker
 from simulators.world import SimWorld
 from tests.conftest import BIN, register_search_attributes, test_settings
 from tests.workflows.harness import Harness
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
 from workflows.journey import BeneficiaryJourney

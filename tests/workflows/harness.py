@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from activities.draw import DrawActivities
 from adapters.factory import Adapters
-from core.contracts import Applicant, JourneyResult, StartJourneyInput, WaveDrawInput, draw_id, journey_id
+from core.contracts import Applicant, StartJourneyInput, WaveDrawInput, draw_id, journey_id
 from core.domain import WaveStatus
 from core.security import kk_hash, nik_hash, token_hash
 from core.settings import Settings
@@ -27,6 +27,8 @@ from services import profiles
 from simulators.world import SimWorld
 from tests.api.ledger import wave
 from workers.main import journey_activities
+from workflows.draw import WaveDraw
+from workflows.journey import BeneficiaryJourney
 
 # For harnesses that compress programme time: at a month of 3 s, the real 15- or 30-day first-purchase deadline
 # is 1.5-3 s, which a slow machine can miss between award and purchase. Awards pin this instead; tests of the
@@ -118,7 +120,7 @@ class Harness:
                 secret_key=key,
             )
         handle = await self.client.start_workflow(
-            "BeneficiaryJourney",
+            BeneficiaryJourney.run,
             StartJourneyInput(
                 registration_id=registration_id,
                 applicant=person.applicant(),
@@ -129,7 +131,6 @@ class Harness:
             id=journey_id(registration_id),
             task_queue=self.settings.task_queue,
             search_attributes=journey_start_attributes(person.province, profile),  # as the API starts it
-            result_type=JourneyResult,
         )
         self.started.append(handle)
         return handle
@@ -151,7 +152,7 @@ class Harness:
             assert wave is not None
             wave.status, wave.seed = WaveStatus.DRAWING, seed
         await self.client.start_workflow(
-            "WaveDraw",
+            WaveDraw.run,
             WaveDrawInput(wave_id=wave_id, seed=seed),
             id=draw_id(wave_id),
             task_queue=self.settings.task_queue,

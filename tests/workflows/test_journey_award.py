@@ -7,7 +7,6 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
-from adapters.factory import build_adapters
 from core.cards import is_card_number
 from core.contracts import AwardInput, AwardResult
 from core.domain import JourneyStatus
@@ -18,6 +17,7 @@ from simulators.world import SimWorld
 from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Harness
+from workers.composition import build_adapters
 from workers.main import build_workers, journey_activities
 from workflows.journey import BeneficiaryJourney
 

@@ -73,7 +73,7 @@ async def paying(harness, account_status: str = "ACTIVE", before_review=None):  
     await handle.signal(BeneficiaryJourney.completion, done)
     await wait_status(handle, "INCENTIVES")
     linked = await handle.execute_update(
-        "link_payment_account",
+        BeneficiaryJourney.link_payment_account,
         {"partner_client_code": "EWALLET", "account_number": ACCOUNT},
         result_type=LinkAccountResult,
     )

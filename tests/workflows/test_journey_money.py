@@ -9,16 +9,18 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from adapters.factory import build_adapters
 from core.contracts import LinkAccountResult
+from core.payments import RetryPaymentInput
 from db.models import Beneficiary, Partner, Payment
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
 from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import FAST, PAYMENT_PARTNERS, wait_status
 from tests.workflows.harness import NO_PURCHASE_RACE, Harness, awarded, journey_activities_pinning, order
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
+from workflows.disbursement import Disbursement
 from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
@@ -66,7 +68,7 @@ def _now() -> str:
 
 async def link_account(handle, partner, account) -> LinkAccountResult:
     return await handle.execute_update(
-        "link_payment_account",
+        BeneficiaryJourney.link_payment_account,
         {"partner_client_code": partner, "account_number": account},
         result_type=LinkAccountResult,
     )
@@ -168,10 +170,9 @@ async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status="CLOSED")  # ... closed again
     await wait_status(handle, "PAYMENT_ON_HOLD", timeout=30)
     payment = harness.client.get_workflow_handle(f"payment-PAY-{handle.id.removeprefix('journey-')}-I1")
-    outcome = await payment.execute_update(
-        "retry", {"partner_client_code": "BANK", "account_number": "1234567890", "requested_by": "support-1"}
-    )
-    assert outcome["outcome"] == "ACCEPTED"
+    retry = RetryPaymentInput(partner_client_code="BANK", account_number="1234567890", requested_by="support-1")
+    outcome = await payment.execute_update(Disbursement.retry, retry)
+    assert outcome.outcome == "ACCEPTED"
     assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
     # The retried instalment and everything after it went to the account support moved it to.
     assert [p.amount for p in harness.world.payments.received("BANK")] == [600_000] * 4

@@ -9,7 +9,6 @@ from temporalio.api.enums.v1 import EventType, ParentClosePolicy
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from adapters.factory import build_adapters
 from core.payments import interactive_task_queue
 from core.problems import ProblemCode
 from db.session import make_sessionmaker
@@ -21,6 +20,7 @@ from tests.workflows.test_journey_money import ACCOUNT, _now, link_account, trai
 from tests.workflows.test_journey_money import harness as harness  # noqa: F401 (the fixture)
 from tests.workflows.test_journey_training import buy
 from tests.workflows.test_replay_full import until_paid
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workflows.journey import BeneficiaryJourney
 

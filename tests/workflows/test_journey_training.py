@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from core.contracts import CancelPurchaseResult, PurchaseResult
+from core.contracts import CancelPurchaseUpdate, PurchaseResult
 from db.models import BalanceEntry, Beneficiary, Partner, Purchase
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
@@ -77,12 +77,12 @@ async def test_cancel_refunds_once_and_not_after_completion(harness):
     await buy(handle, "P-2", price=100_000)
     for _ in range(2):
         result = await handle.execute_update(
-            "cancel_purchase", {"purchase_ref": "P-1"}, id="cancel-P-1", result_type=CancelPurchaseResult
+            BeneficiaryJourney.cancel_purchase, CancelPurchaseUpdate(purchase_ref="P-1"), id="cancel-P-1"
         )
         assert result.balance_remaining == 900_000
     await handle.signal(BeneficiaryJourney.completion, completion("P-2"))
     cancel_completed = handle.execute_update(
-        "cancel_purchase", {"purchase_ref": "P-2"}, result_type=CancelPurchaseResult
+        BeneficiaryJourney.cancel_purchase, CancelPurchaseUpdate(purchase_ref="P-2")
     )
     assert await refusal(cancel_completed) == "PURCHASE_COMPLETED"
     assert [k for k, _ in await ledger(harness, handle)] == ["AWARD", "PURCHASE", "PURCHASE", "REFUND"]
@@ -288,7 +288,7 @@ async def test_a_purchase_cancelled_after_the_close_is_refunded_to_the_treasury(
             await asyncio.sleep(0.1)
 
     cancelled = await handle.execute_update(
-        "cancel_purchase", {"purchase_ref": "P-2"}, result_type=CancelPurchaseResult
+        BeneficiaryJourney.cancel_purchase, CancelPurchaseUpdate(purchase_ref="P-2")
     )
 
     assert cancelled.balance_remaining == 0
