@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 
-from adapters.factory import build_adapters
 from benchmarks.cpu import Meter
 from benchmarks.driver import Projection, Stats, drive
 from benchmarks.profiler import Profiler
@@ -24,6 +23,7 @@ from db.models import Partner, Payment
 from db.session import make_engine, make_sessionmaker
 from simulators.world import SimWorld
 from tests.workflows.harness import Harness
+from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
 
