@@ -146,8 +146,7 @@ class PaymentActivities:
     async def verify_account(self, input: VerifyAccountInput) -> LinkAccountResult:
         """e-KYC: is this an open, KYC'd account of this NIK at that partner? (Also used by account linking.) The
         workflows get the platform's model, never the partner's wire format (same fields: old histories decode)."""
-        kyc = await self.gateway.verify_account(input.partner_client_code, input.account_number, input.nik)
-        return LinkAccountResult(verified=kyc.verified, reason=kyc.reason)
+        return await self.gateway.verify_account(input.partner_client_code, input.account_number, input.nik)
 
     async def _record_attempt(self, input: AttemptInput) -> None:
         async with self.sessions.begin() as session:

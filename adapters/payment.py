@@ -10,15 +10,15 @@ from pydantic import BaseModel
 
 from adapters._http import parse, parse_list, problem_code, send
 from adapters.errors import DuplicateKey, PartnerError
+from core.contracts import LinkAccountResult
 
 # The partner's "I never received that key" answer, as opposed to a 404 from a wrong route.
 DISBURSEMENT_NOT_FOUND = "DISBURSEMENT_NOT_FOUND"
 
 
-class KycResult(BaseModel):
-    verified: bool
-    # ACCOUNT_NOT_FOUND, KYC_NOT_COMPLETED, NIK_MISMATCH, ACCOUNT_CLOSED
-    reason: str | None = None
+# e-KYC answers with the platform's own model (reasons: ACCOUNT_NOT_FOUND, KYC_NOT_COMPLETED, NIK_MISMATCH,
+# ACCOUNT_CLOSED): one model from the partner port to the journey's account link, not two parallel ones.
+KycResult = LinkAccountResult
 
 
 class DisbursementStatus(StrEnum):

@@ -204,9 +204,15 @@ class SurveySignal(BaseModel):
     submitted_at: datetime
 
 
-class LinkAccountUpdate(BaseModel):
+class PaymentAccount(BaseModel):
+    """An account at a payment partner: what a beneficiary links, where a payment goes, where support moves it."""
+
     partner_client_code: str
     account_number: str
+
+
+# Linking an account sends the account itself.
+LinkAccountUpdate = PaymentAccount
 
 
 class LinkAccountResult(BaseModel):

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from core.contracts import PaymentAccount
 from core.domain import PaymentKind, PaymentStatus
 
 # How the Disbursement workflow tells its parent (the journey) that a payment went on hold or left it.
@@ -145,11 +146,6 @@ class DisburseResult(BaseModel):
     attempts: int
     partner_client_code: str | None = None
     amount: int = 0
-
-
-class PaymentAccount(BaseModel):
-    partner_client_code: str
-    account_number: str
 
 
 class PaymentHoldSignal(BaseModel):

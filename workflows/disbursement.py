@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
-    from core.contracts import LinkAccountResult
+    from core.contracts import LinkAccountResult, PaymentAccount
     from core.domain import PaymentStatus
     from core.payments import (
         PAYMENT_HOLD_SIGNAL,
@@ -30,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         DisburseResult,
         OpenPaymentInput,
         PartnerAnswer,
-        PaymentAccount,
         PaymentHoldSignal,
         PaymentReason,
         PaymentState,

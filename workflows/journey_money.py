@@ -263,7 +263,7 @@ class MoneyHandlers(JourneyBase):
         if signal.moved_to is not None and self.account is not None and signal.moved_from is not None:
             linked = (self.account.partner_client_code, self.account.account_number)
             if linked == (signal.moved_from.partner_client_code, signal.moved_from.account_number):
-                self.account = LinkAccountUpdate(**signal.moved_to.model_dump())
+                self.account = signal.moved_to
         self._show_holds()
 
     def _show_holds(self) -> None:
