@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
         SurveyWindow,
         VerifyIdentityInput,
     )
-    from core.domain import JourneyStatus, PurchaseStatus, Reason
+    from core.domain import JourneyStatus, Reason
     from core.terms import ProgrammeTerms
     from workflows.journey_money import MoneyHandlers
     from workflows.journey_training import TrainingHandlers
@@ -129,7 +129,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         else:
             try:
                 await workflow.wait_condition(
-                    lambda: self.recorded_purchases > 0,
+                    lambda: self.training.recorded > 0,
                     timeout=terms.days(terms.purchase_deadline_days),
                     timeout_summary="first purchase deadline",
                 )
@@ -140,8 +140,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                 return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
         if self.status != JourneyStatus.TRAINING:
             self._set_status(JourneyStatus.TRAINING)
-        await workflow.wait_condition(lambda: bool(self.completed) or self.closed)
-        if not self.completed:
+        await workflow.wait_condition(lambda: bool(self.training.completed) or self.closed)
+        if not self.training.completed:
             self.finishing = True
             if workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("close-settles-before-ending"):
                 # The close is booking the balance back: let it finish, then record the end in the projection.
@@ -161,13 +161,13 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         workflow's clock, so none is accepted between the deadline and this timer's callback."""
         self.purchase_deadline = deadline
         passed = asyncio.ensure_future(workflow.sleep(deadline - workflow.now(), summary="first purchase deadline"))
-        await workflow.wait_condition(lambda: self.recorded_purchases > 0 or passed.done())
-        if self.recorded_purchases > 0 and self.status != JourneyStatus.TRAINING:
+        await workflow.wait_condition(lambda: self.training.recorded > 0 or passed.done())
+        if self.training.recorded > 0 and self.status != JourneyStatus.TRAINING:
             self._set_status(JourneyStatus.TRAINING)
-        await workflow.wait_condition(lambda: bool(self.completed) or passed.done())
+        await workflow.wait_condition(lambda: bool(self.training.completed) or passed.done())
         if not passed.done():
             passed.cancel()
-        return bool(self.completed) or self.recorded_purchases - self.cancelled_purchases > 0
+        return self.training.deadline_met()
 
     async def _keep_a_purchase_until(self, deadline: datetime) -> None:
         """A purchase cancelled before the deadline does not meet it: if every one is cancelled in time, wait
@@ -175,18 +175,18 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         be cancelled) meets it at once."""
 
         def kept() -> bool:
-            return self.recorded_purchases - self.cancelled_purchases > 0
+            return self.training.kept() > 0
 
         while (left := (deadline - workflow.now()).total_seconds()) > 0:
             if self.status != JourneyStatus.TRAINING:
                 self._set_status(JourneyStatus.TRAINING)
             try:
                 await workflow.wait_condition(
-                    lambda: not kept() or bool(self.completed), timeout=left, timeout_summary="deadline"
+                    lambda: not kept() or bool(self.training.completed), timeout=left, timeout_summary="deadline"
                 )
             except TimeoutError:
                 return  # a purchase was kept through the deadline
-            if self.completed:
+            if self.training.completed:
                 return
             left = (deadline - workflow.now()).total_seconds()
             if left <= 0:
@@ -214,10 +214,11 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         self.balance = 0
 
     async def _start_incentive_phase(self, terms: ProgrammeTerms) -> None:
-        assert self.first_completion_at is not None
+        first_completion_at = self.training.first_completion_at
+        assert first_completion_at is not None
         windows = []
         for k, offset in enumerate(terms.survey_offsets_days[: terms.survey_count], start=1):
-            opens = self.first_completion_at + terms.days(offset)
+            opens = first_completion_at + terms.days(offset)
             windows.append(
                 SurveyWindow(survey_no=k, opens_at=opens, closes_at=opens + terms.days(terms.survey_window_days))
             )
@@ -240,7 +241,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                     nik_hash=self.input.nik_hash,
                     reasons=reasons,
                     prakerja_number=self.prakerja_number,
-                    open_purchases=[ref for ref, s in self.purchase_status.items() if s == PurchaseStatus.PURCHASED],
+                    open_purchases=self.training.open_refs(),
                 ),
                 **PARTNER_CALL,
             )
@@ -281,9 +282,9 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             status=self.status,
             reasons=self.reasons,
             balance=self.balance,
-            purchases={ref: status.value for ref, status in self.purchase_status.items()},
-            completed=self.completed,
-            reviewed=sorted(self.reviewed),
+            purchases={ref: status.value for ref, status in self.training.status.items()},
+            completed=self.training.completed,
+            reviewed=sorted(self.training.reviewed),
             ignored_signals=self.ignored_signals,
             payment_partner=self.account.partner_client_code if self.account else None,
             payments=self.paid,

@@ -11,18 +11,17 @@ from temporalio.workflow import ChildWorkflowHandle
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         LinkAccountUpdate,
-        PurchaseResult,
-        PurchaseUpdate,
         RevokeSignal,
         StartJourneyInput,
     )
-    from core.domain import JourneyStatus, PurchaseStatus
+    from core.domain import JourneyStatus
     from core.payments import DisburseResult, payment_label
     from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
     from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
     from workflows.surveys import SurveySchedule
+    from workflows.training import TrainingLedger
     from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 _SEARCH_ATTRIBUTES: dict[str, Any] = {
@@ -50,15 +49,7 @@ class JourneyBase:
         self.revocation: RevokeSignal | None = None
         self.finishing = False  # past this point a revocation no longer interrupts (the journey is ending)
         self.closed = False  # the programme's close date has passed: the balance went back to the treasury
-        self.purchases: dict[str, PurchaseUpdate] = {}
-        self.purchase_status: dict[str, PurchaseStatus] = {}
-        self.purchase_results: dict[str, PurchaseResult] = {}
-        self.recorded_purchases = 0  # purchases the ledger has accepted (the deadline watches these) ...
-        self.cancelled_purchases = 0  # ... less those cancelled
-        self.completed: list[str] = []
-        self.first_completion_at: datetime | None = None
-        self.reviewed: set[str] = set()
-        self.early_reviews: set[str] = set()  # reviews that arrived before their completion signal
+        self.training = TrainingLedger()
         self.ignored_signals: list[str] = []
         self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
         self.surveys = SurveySchedule()
@@ -124,9 +115,8 @@ class JourneyBase:
             lines.append(f"profile: {self.terms.profile}")
         if self.prakerja_number:
             lines.append(f"training balance: Rp {self.balance:,}")
-        if self.purchases:
-            done = sum(1 for s in self.purchase_status.values() if s == PurchaseStatus.COMPLETED)
-            lines.append(f"purchases: {len(self.purchases)}, completed: {done}")
+        if self.training.purchases:
+            lines.append(f"purchases: {len(self.training.purchases)}, completed: {self.training.completed_count()}")
         if self.paid:
             lines.append("payments: " + ", ".join(f"{payment_label(p)} {s}" for p, s in self.paid.items()))
         if self.on_hold:

@@ -48,9 +48,9 @@ class MoneyHandlers(JourneyBase):
         await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.surveys.windows))
 
     async def _incentives(self, terms: ProgrammeTerms, ticks_close_surveys: bool = False) -> None:
-        first = self.completed[0]
+        first = self.training.completed[0]
         # Incentive 1 needs the certificate (we have it), a review and a verified account: wait, never skip.
-        await workflow.wait_condition(lambda: first in self.reviewed)
+        await workflow.wait_condition(lambda: first in self.training.reviewed)
         for number in range(1, terms.incentive_count + 1):
             if number > 1:
                 await workflow.sleep(terms.days(terms.incentive_interval_days), summary=f"incentive {number}")

@@ -44,13 +44,9 @@ class TrainingHandlers(JourneyBase):
         async with self.money_lock:
             # Again under the lock: a concurrent purchase may have spent the balance or taken the purchase_ref.
             self._check_purchase(update)
-            if update.purchase_ref not in self.purchases:
-                self.purchases[update.purchase_ref] = update
-                self.purchase_status[update.purchase_ref] = PurchaseStatus.PURCHASED
+            if update.purchase_ref not in self.training.purchases:
                 self.balance -= update.price
-                self.purchase_results[update.purchase_ref] = PurchaseResult(
-                    purchase_ref=update.purchase_ref, price=update.price, balance_remaining=self.balance
-                )
+                self.training.add(update, balance_remaining=self.balance)
                 try:
                     await workflow.execute_activity_method(
                         TrainingActivities.record_purchase,
@@ -59,25 +55,23 @@ class TrainingHandlers(JourneyBase):
                     )
                 except ActivityError:
                     # The ledger refused it: the same purchase_ref won the race on another card. Undo.
-                    del self.purchases[update.purchase_ref], self.purchase_status[update.purchase_ref]
-                    del self.purchase_results[update.purchase_ref]
+                    self.training.undo(update.purchase_ref)
                     self.balance += update.price
                     raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref was used for another card") from None
-                self.recorded_purchases += 1
+                self.training.record()
                 self._set_status(self.status)
-            return self.purchase_results[update.purchase_ref]
+            return self.training.results[update.purchase_ref]
 
     @purchase.validator
     def _validate_purchase(self, update: PurchaseUpdate) -> None:
-        if update.purchase_ref in self.purchases or not self._award_in_progress():
+        if update.purchase_ref in self.training.purchases or not self._award_in_progress():
             self._check_purchase(update)
         # else: the handler waits for the award being written, then checks
 
     def _check_purchase(self, update: PurchaseUpdate) -> None:
-        known = self.purchases.get(update.purchase_ref)
-        if known is not None:
-            if (known.course_id, known.marketplace_client_code) != (update.course_id, update.marketplace_client_code):
-                raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref already used for another purchase")
+        if self.training.conflicts(update):
+            raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref already used for another purchase")
+        if update.purchase_ref in self.training.purchases:
             return
         if self.revocation is not None or self.status == JourneyStatus.REVOKED:
             raise refuse(ProblemCode.REVOKED, "the card is revoked")
@@ -86,7 +80,7 @@ class TrainingHandlers(JourneyBase):
         if self.closed:
             raise refuse(ProblemCode.PROGRAMME_CLOSED, "the programme has closed")
         deadline = self.purchase_deadline
-        if deadline is not None and workflow.now() >= deadline and not self._deadline_kept():
+        if deadline is not None and workflow.now() >= deadline and not self.training.deadline_met():
             # Judged by the workflow's clock, not by whether the deadline timer's callback has run yet.
             raise refuse(ProblemCode.PURCHASE_DEADLINE_PASSED, "the first-purchase deadline has passed")
         if update.price > self.balance:
@@ -103,15 +97,12 @@ class TrainingHandlers(JourneyBase):
             self.terms is not None and self.prakerja_number is None and self.revocation is None and not self.finishing
         )
 
-    def _deadline_kept(self) -> bool:
-        return bool(self.completed) or self.recorded_purchases - self.cancelled_purchases > 0
-
     @workflow.update
     async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:
         """Cancel a purchase that was not completed and refund its price (once)."""
         async with self.money_lock:
             self._check_cancel(update)
-            if self.purchase_status[update.purchase_ref] == PurchaseStatus.PURCHASED:
+            if self.training.status[update.purchase_ref] == PurchaseStatus.PURCHASED:
                 returned = self.closed or self.finishing
                 # The ledger decides a race with a completion: the API records a completion there before it
                 # signals us, and the activity cancels only a row still PURCHASED.
@@ -123,15 +114,14 @@ class TrainingHandlers(JourneyBase):
                     )
                 except ActivityError:
                     raise refuse(ProblemCode.PURCHASE_COMPLETED, "the training was completed meanwhile") from None
-                self.purchase_status[update.purchase_ref] = PurchaseStatus.CANCELLED
-                self.cancelled_purchases += 1
+                self.training.cancel(update.purchase_ref)
                 if not returned:
-                    self.balance += self.purchases[update.purchase_ref].price
+                    self.balance += self.training.purchases[update.purchase_ref].price
             return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
 
     @cancel_purchase.validator
     def _check_cancel(self, update: CancelPurchaseUpdate) -> None:
-        status = self.purchase_status.get(update.purchase_ref)
+        status = self.training.status.get(update.purchase_ref)
         if status is None:
             raise refuse(ProblemCode.PURCHASE_NOT_FOUND, "no such purchase on this card")
         if status == PurchaseStatus.COMPLETED:
@@ -142,29 +132,13 @@ class TrainingHandlers(JourneyBase):
     @workflow.signal
     def completion(self, signal: CompletionSignal) -> None:
         """A partner reports a completed training; only the first completion unlocks incentives."""
-        status = self.purchase_status.get(signal.purchase_ref)
-        if status != PurchaseStatus.PURCHASED:
-            if status != PurchaseStatus.COMPLETED:
-                self.ignored_signals.append(f"completion:{signal.purchase_ref}:{status}")
-            return
-        self.purchase_status[signal.purchase_ref] = PurchaseStatus.COMPLETED
-        self.completed.append(signal.purchase_ref)
-        if signal.purchase_ref in self.early_reviews:
-            self.reviewed.add(signal.purchase_ref)
-        if self.first_completion_at is None:
-            self.first_completion_at = workflow.now()
+        if (ignored := self.training.complete(signal.purchase_ref, workflow.now())) is not None:
+            self.ignored_signals.append(ignored)
 
     @workflow.signal
     def review(self, signal: ReviewSignal) -> None:
         """The beneficiary reviewed a completed training (required before the first incentive)."""
-        status = self.purchase_status.get(signal.purchase_ref)
-        if status == PurchaseStatus.COMPLETED:
-            self.reviewed.add(signal.purchase_ref)
-        elif status == PurchaseStatus.PURCHASED:
-            # The API saw the completion in the ledger, but its signal has not reached us yet (or was lost and
-            # the partner's retry will bring it): the review counts once the completion lands.
-            self.early_reviews.add(signal.purchase_ref)
-        else:
+        if not self.training.review(signal.purchase_ref):
             self.ignored_signals.append(f"review:{signal.purchase_ref}")
 
     # --- money: account linking (update), survey submissions and payment holds (signals) ------------
