@@ -7,7 +7,7 @@ never be sent twice under two keys. A definitive failure puts it ON_HOLD until s
 
 import asyncio
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
-    from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, ResultT
+    from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, QueuedActivityOptions, ResultT
     from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 # The partner calls answer an attempt; each is routed to its partner's queue.
@@ -73,7 +73,7 @@ ONE_ACTIVITY_PAY: ActivityOptions = {
     ),
 }
 # e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
-KYC_CALL: dict[str, Any] = {
+KYC_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=20),
     "schedule_to_close_timeout": timedelta(seconds=45),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=5)),
@@ -91,7 +91,7 @@ MIN_PENDING_LIMIT = timedelta(minutes=10)
 Outcome = tuple[str, AttemptAnswer]  # (attempt_id, a definitive SUCCEEDED or FAILED answer)
 
 
-def kyc_options(client_code: str) -> dict[str, Any]:
+def kyc_options(client_code: str) -> QueuedActivityOptions:
     """Options for `PaymentActivities.verify_account` (e-KYC), on that partner's interactive queue: never behind
     a backlog of disbursements (journeys that asked before that queue existed keep the bulk one)."""
     queue = interactive_task_queue(client_code) if workflow.patched(ONE_ACTIVITY_PAYMENTS) else None

@@ -22,6 +22,12 @@ class ActivityOptions(TypedDict, total=False):
     retry_policy: RetryPolicy
 
 
+class QueuedActivityOptions(ActivityOptions, total=False):
+    """The options with the task queue they run on (a partner's own queue)."""
+
+    task_queue: str
+
+
 # Partner systems fail transiently (5xx, timeouts): back off up to a minute and keep trying with no overall
 # deadline, so an outage of any length delays journeys (visible as a retrying activity in the UI) instead of
 # failing them, which would leave the applicant's NIK registered to a dead journey.
