@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 from api.middleware import HttpMiddleware, WatchedSend
@@ -18,6 +19,7 @@ from services.errors import Refused
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _HTTP_CODES = {
     400: ProblemCode.BAD_REQUEST,
     401: ProblemCode.UNAUTHENTICATED,
@@ -126,7 +128,19 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request, (headers or {}).get("Allow", ""))}
     return problem_response(ProblemError(exc.status_code, code, detail, headers=headers), request)
+
+
+def _allowed_methods(request: Request, allowed: str) -> str:
+    """Every method the path answers to: Starlette's 405 lists only those of the first route matching the path,
+    where several routes (GET from one router, POST from another) can share it; the others are in the document."""
+    methods = {m.strip() for m in allowed.split(",") if m.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {m.upper() for m in operations if m.upper() in _METHODS}
+    return ", ".join(sorted(methods))
 
 
 def internal_error() -> JSONResponse:

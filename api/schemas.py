@@ -4,8 +4,9 @@ import base64
 import binascii
 import re
 from datetime import UTC, date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from core.domain import (
     JourneyStatus,
@@ -19,6 +20,18 @@ from core.domain import (
 MAX_SELFIE_BYTES = 2_000_000
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _PHONE = re.compile(r"^(\+62|62|0)8[1-9][0-9]{6,11}$")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day_only(value: object) -> object:
+    """A calendar day is written YYYY-MM-DD: a bare number is not read as a Unix timestamp (`date=0` is not 1970)."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("not a date (YYYY-MM-DD)")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day_only)]
+"""A `date` query parameter that accepts only the `format: date` its schema states (RFC 3339 full-date)."""
 
 
 class RegistrationRequest(BaseModel):

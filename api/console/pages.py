@@ -182,7 +182,15 @@ async def home(page: ConsoleDep) -> Response:
     return render(page, "home.html")
 
 
-@router.post("/sign-in", response_class=HTMLResponse)
+@router.post(
+    "/sign-in",
+    response_class=HTMLResponse,
+    responses={
+        303: {"description": "Signed in: on to the console's home page"},
+        401: {"description": "The sign-in form again: not a staff token", "content": {"text/html": {}}},
+        403: {"description": "The form is not this site's (cross-site request)", "content": {"text/html": {}}},
+    },
+)
 async def sign_in(
     page: ConsoleDep, session: SessionDep, token: Annotated[str, Form()] = "", csrf_field: CsrfField = ""
 ) -> Response:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SettingsDep, SnapshotDep, SupportOrOperatorDep
 from api.errors import problem_responses
+from api.schemas import IsoDay
 from services.reports import payment_partner_sla, report_range
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 422))
@@ -40,9 +41,9 @@ async def payment_partners_report(
     settings: SettingsDep,
     staff: SupportOrOperatorDep,
     start: Annotated[
-        date | None, Query(alias="from", description="First UTC day (default: 6 days before `to`)")
+        IsoDay | None, Query(alias="from", description="First UTC day (default: 6 days before `to`)")
     ] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last UTC day, included (default: today)")] = None,
+    end: Annotated[IsoDay | None, Query(alias="to", description="Last UTC day, included (default: today)")] = None,
 ) -> PartnerSlaReport:
     """Per payment partner, for payments first attempted in [from, to]: attempts, success rate, p50/p95 seconds
     from the first attempt to the final status, pending (and pending past the SLA age), on hold, rupiah paid."""

@@ -1,6 +1,6 @@
 """Support staff: payments by status, retrying a payment on hold, clawbacks, and the daily reconciliation report."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit import add_audit_detail
 from api.deps import SessionDep, SettingsDep, SupportDep, SupportOrOperatorDep, TemporalDep
 from api.errors import problem_responses
+from api.schemas import IsoDay
 from core.domain import PaymentKind, PaymentStatus
 from services import clawbacks
 from services.clawbacks import ClawbackPage
@@ -103,7 +104,7 @@ async def reconciliation(
     settings: SettingsDep,
     client: TemporalDep,
     staff: SupportOrOperatorDep,
-    day: Annotated[date | None, Query(alias="date", description="UTC day, YYYY-MM-DD (default: today)")] = None,
+    day: Annotated[IsoDay | None, Query(alias="date", description="UTC day, YYYY-MM-DD (default: today)")] = None,
 ) -> ReconciliationReport:
     """Per payment partner: what the ledger says was paid that UTC day next to the partner's own statement
     (fetched through its adapter by a short workflow), with the differences key by key."""
