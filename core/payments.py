@@ -13,9 +13,6 @@ from pydantic import BaseModel, Field
 from core.contracts import PaymentAccount
 from core.domain import PaymentKind, PaymentStatus
 
-# How the Disbursement workflow tells its parent (the journey) that a payment went on hold or left it.
-PAYMENT_HOLD_SIGNAL = "payment_hold"
-
 
 def payment_id_for(registration_id: str, kind: PaymentKind, number: int) -> str:
     return f"PAY-{registration_id}-{'I' if kind is PaymentKind.INCENTIVE else 'S'}{number}"
@@ -126,7 +123,7 @@ class DisburseInput(BaseModel):
     account_number: str
     nik: str
     time_scale: float = Field(1.0, gt=0)
-    # Signal the parent workflow (PAYMENT_HOLD_SIGNAL) when the payment goes on hold or leaves it.
+    # Signal the parent workflow (the journey's `payment_hold`) when the payment goes on hold or leaves it.
     notify_parent: bool = False
     # The journey's one-activity payment (`PaymentActivities.pay`) sent attempt 1 and got this non-final answer:
     # the workflow resolves it from there instead of asking the partner again.

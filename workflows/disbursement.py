@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import LinkAccountResult, PaymentAccount
     from core.domain import PaymentStatus
     from core.payments import (
-        PAYMENT_HOLD_SIGNAL,
         AttemptAnswer,
         AttemptInput,
         AttemptStatus,
@@ -46,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from core.problems import ProblemCode
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
     from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, QueuedActivityOptions, ResultT
+    from workflows.payment_hold import PaymentHoldReceiver
     from workflows.versions import ONE_ACTIVITY_PAYMENTS
 
 # The partner calls answer an attempt; each is routed to its partner's queue.
@@ -352,7 +352,8 @@ class Disbursement:
             if moved is not None:
                 signal.moved_from, signal.moved_to = moved
             try:
-                await workflow.get_external_workflow_handle(parent.workflow_id).signal(PAYMENT_HOLD_SIGNAL, signal)
+                journey = workflow.get_external_workflow_handle(parent.workflow_id)
+                await journey.signal(PaymentHoldReceiver.payment_hold, signal)
             except Exception:  # a parent already gone needs no news; the ledger holds the truth
                 workflow.logger.info("payment %s: parent not told about hold change", self.input.payment_id)
 

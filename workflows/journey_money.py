@@ -253,7 +253,7 @@ class MoneyHandlers(JourneyBase):
         if not self.surveys.submit(signal.survey_no, signal.submitted_at):
             self.ignored_signals.append(f"survey:{signal.survey_no}")
 
-    @workflow.signal
+    @workflow.signal(name="payment_hold")  # declared for the payments in workflows/payment_hold.py
     def payment_hold(self, signal: PaymentHoldSignal) -> None:
         """A payment went on hold (or left it): the journey shows PAYMENT_ON_HOLD while any is."""
         if signal.on_hold:
