@@ -6,7 +6,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_validator
 
 from core.domain import (
     JourneyStatus,
@@ -31,6 +31,14 @@ def _iso_day_only(value: object) -> object:
 
 
 IsoDay = Annotated[date, BeforeValidator(_iso_day_only)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    """The database keeps UTC; SQLite hands it back without a zone, which RFC 3339 does not allow."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 """A `date` query parameter that accepts only the `format: date` its schema states (RFC 3339 full-date)."""
 
 
@@ -144,7 +152,7 @@ class JourneyView(BaseModel):
     waiting_for: list[str] = []
     # A revoked journey that had been paid: what was paid, to be recovered.
     clawback: ClawbackView | None = None
-    updated_at: datetime
+    updated_at: UtcDatetime
 
 
 class WaveRequest(BaseModel):
