@@ -146,7 +146,7 @@ schema = _migrated_app_schema()
 
 @pytest.mark.parametrize("caller", list(CALLERS))
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_the_document_describes_what_the_api_does(case: Case, caller: str, request: pytest.FixtureRequest) -> None:
     operation = case.operation.label  # "GET /v1/waves/{wave_id}", whatever method this case tries
     if operation in NOT_YET_TRUTHFUL:
