@@ -181,7 +181,7 @@ class PaymentActivities:
         payment.status, payment.reason = PaymentStatus.PENDING, None
         payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
         if retried:  # the hold is over (support retried it): the beneficiary's status says so in this write
-            await _release_hold(session, payment.registration_id)
+            await _release_hold(session, await _locked_beneficiary(session, payment.registration_id))
 
     # --- ledger writes (journey task queue) ---
 
@@ -217,15 +217,18 @@ class PaymentActivities:
             attempt, payment = await _attempt_and_payment(session, input.attempt_id)
             _resolve(attempt, AttemptStatus.SUCCEEDED, PaymentReason.LATE_SUCCESS_AFTER_FAILURE if input.late else None)
             attempt.partner_reference = input.partner_reference or attempt.partner_reference
-            if payment.status != PaymentStatus.PAID:
+            newly_paid = payment.status != PaymentStatus.PAID
+            if newly_paid:
                 # Even over a cancellation: the money moved, so the ledger must say so (clawback counts it).
                 payment.status, payment.reason, payment.paid_at = PaymentStatus.PAID, None, datetime.now(UTC)
                 payment.partner_client_code, payment.account_number = (
                     attempt.partner_client_code,
                     attempt.account_number,
                 )
-                await _claw_back_if_revoked(session, payment)
-            await _release_hold(session, payment.registration_id)
+            beneficiary = await _locked_beneficiary(session, payment.registration_id)  # read once for both
+            if newly_paid:
+                await _claw_back_if_revoked(session, payment, beneficiary)
+            await _release_hold(session, beneficiary)
 
     @activity.defn
     async def mark_on_hold(self, input: SettleAttemptInput) -> None:
@@ -299,10 +302,14 @@ async def _last_attempt(session: AsyncSession, payment: Payment) -> LastAttempt 
     )
 
 
-async def _claw_back_if_revoked(session: AsyncSession, payment: Payment) -> None:
+async def _locked_beneficiary(session: AsyncSession, registration_id: str) -> Beneficiary | None:
+    return await session.get(Beneficiary, registration_id, with_for_update=True)
+
+
+async def _claw_back_if_revoked(session: AsyncSession, payment: Payment, beneficiary: Beneficiary | None) -> None:
     """Money that reached a revoked beneficiary after the revocation was booked (it was in flight then) joins the
-    clawback in the same write that records it paid: a revocation never waits for a partner to answer."""
-    beneficiary = await session.get(Beneficiary, payment.registration_id, with_for_update=True)
+    clawback in the same write that records it paid: a revocation never waits for a partner to answer.
+    `beneficiary`: its row locked for update by the caller (`_locked_beneficiary`)."""
     if beneficiary is None or beneficiary.status != JourneyStatus.REVOKED:
         return  # a revocation still to come counts every PAID row itself
     clawback = await session.get(Clawback, payment.registration_id, with_for_update=True)
@@ -329,14 +336,14 @@ async def _hold(session: AsyncSession, registration_id: str) -> None:
     beneficiary.status = JourneyStatus.PAYMENT_ON_HOLD
 
 
-async def _release_hold(session: AsyncSession, registration_id: str) -> None:
-    beneficiary = await session.get(Beneficiary, registration_id, with_for_update=True)
+async def _release_hold(session: AsyncSession, beneficiary: Beneficiary | None) -> None:
+    """`beneficiary`: its row locked for update (`_locked_beneficiary`)."""
     if beneficiary is None or beneficiary.status != JourneyStatus.PAYMENT_ON_HOLD:
         return
     still_held = await session.scalar(
         select(func.count())
         .select_from(Payment)
-        .where(Payment.registration_id == registration_id, Payment.status == PaymentStatus.ON_HOLD)
+        .where(Payment.registration_id == beneficiary.registration_id, Payment.status == PaymentStatus.ON_HOLD)
     )
     if still_held:
         return

@@ -6,6 +6,7 @@ never be sent twice under two keys. A definitive failure puts it ON_HOLD until s
 """
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from typing import TypeVar
 
@@ -61,15 +62,12 @@ PAYMENT_PARTNER_CALL: ActivityOptions = {
         non_retryable_error_types=["InvalidInput"],
     ),
 }
-# The journey's one-activity payment: a few quick retries of a partner outage, then the durable path takes over.
+# The journey's one-activity payment: the same call, but only a few quick retries of a partner outage before the
+# durable path takes over.
 ONE_ACTIVITY_PAY: ActivityOptions = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=10),
-        maximum_attempts=4,
-        non_retryable_error_types=["InvalidInput"],
+    **PAYMENT_PARTNER_CALL,
+    "retry_policy": dataclasses.replace(
+        PAYMENT_PARTNER_CALL["retry_policy"], maximum_interval=timedelta(seconds=10), maximum_attempts=4
     ),
 }
 # e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
