@@ -3,11 +3,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.audit import add_audit_detail
 from api.console.pages import (
+    REDIRECTS,
     Console,
     ConsoleDep,
     CsrfField,
@@ -21,6 +22,7 @@ from api.console.pages import (
     render,
     rupiah,
 )
+from api.console.query import outcome_query, page_query
 from api.deps import SessionDep
 from core.catalogue import AssessmentStatus, CourseStatus, Decision
 from core.domain import Role
@@ -28,12 +30,12 @@ from core.problems import ProblemCode
 from services import assessments
 from services.errors import Refused
 
-router = APIRouter(prefix="/console", tags=["console"])
+router = APIRouter(prefix="/console", tags=["console"], dependencies=[Depends(page_query)], responses=REDIRECTS)
 QUEUE = "/console/assessments"
 PAGE_SIZE = 50
 
 
-@router.get("/assessments", response_class=HTMLResponse)
+@router.get("/assessments", response_class=HTMLResponse, dependencies=[Depends(outcome_query)])
 async def queue(
     page: ConsoleDep,
     session: SessionDep,

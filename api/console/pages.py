@@ -22,6 +22,7 @@ from api.audit import ActorKind, add_audit_detail, set_actor
 from api.auth import STAFF_COOKIE, Staff, find_staff
 from api.console import csrf
 from api.console.messages import LANG_COOKIE, LANGUAGES, language, translator
+from api.console.query import outcome_query, page_query
 from api.context import get_ctx
 from api.deps import SessionDep, SettingsDep, SnapshotDep
 from api.views import journey_view
@@ -44,7 +45,10 @@ from services.payments import (
 )
 from services.timeline import journey_timeline
 
-router = APIRouter(prefix="/console", tags=["console"])
+# Not signed in: on to the sign-in form; after a form: on to the page that shows its outcome. (GET /console itself
+# shows the sign-in form instead, the one page of this router that never redirects.)
+REDIRECTS: dict[int | str, dict[str, Any]] = {303: {"description": "On to another console page (`Location`)"}}
+router = APIRouter(prefix="/console", tags=["console"], dependencies=[Depends(page_query)], responses=REDIRECTS)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 COOKIE_MAX_AGE_S = 8 * 3600  # one working shift
@@ -300,7 +304,7 @@ def age(now: datetime, then: datetime) -> str:
 # --- one beneficiary ------------------------------------------------------------------------------------
 
 
-@router.get("/beneficiaries/{registration_id}", response_class=HTMLResponse)
+@router.get("/beneficiaries/{registration_id}", response_class=HTMLResponse, dependencies=[Depends(outcome_query)])
 async def beneficiary(page: ConsoleDep, snapshot: SnapshotDep, session: SessionDep, registration_id: str) -> Response:
     """Status, reasons, payments and the timeline of one journey, a link to it in the Temporal UI, and
     for a payment on hold the Retry form (support); Revoke for operators."""
@@ -473,7 +477,7 @@ async def revoke_confirm(
 # --- waves ------------------------------------------------------------------------------------------------
 
 
-@router.get("/waves", response_class=HTMLResponse)
+@router.get("/waves", response_class=HTMLResponse, dependencies=[Depends(outcome_query)])
 async def wave_list(page: ConsoleDep, session: SessionDep) -> Response:
     """Waves with quota, pool size and number selected; open a wave; draw the open one (operators)."""
     if (refused := guard(page, Role.OPERATOR)) is not None:

@@ -4,16 +4,17 @@
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.console.pages import STAFF_PAGES, ConsoleDep, guard, render, rupiah
+from api.console.pages import REDIRECTS, STAFF_PAGES, ConsoleDep, guard, render, rupiah
+from api.console.query import page_query
 from api.deps import SnapshotDep
 from core.problems import ProblemCode
 from services.errors import Refused
 from services.reports import PartnerSla, payment_partner_sla, report_range
 
-router = APIRouter(prefix="/console", tags=["console"])
+router = APIRouter(prefix="/console", tags=["console"], dependencies=[Depends(page_query)], responses=REDIRECTS)
 
 
 @router.get("/reports/payment-partners", response_class=HTMLResponse)
