@@ -1,7 +1,5 @@
 """Request and response bodies of the beneficiary and operator endpoints (public contract field names)."""
 
-import base64
-import binascii
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -18,19 +16,29 @@ from core.domain import (
 )
 
 MAX_SELFIE_BYTES = 2_000_000
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_PHONE = re.compile(r"^(\+62|62|0)8[1-9][0-9]{6,11}$")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The rules a registration's fields are held to, stated as the patterns its schema publishes. Whitespace is spelt
+# out (what Python's `\s` and str.strip() take, and ECMA's U+FEFF): `\s` means less in ECMA-262 regexes.
+WHITESPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_EMAIL = rf"^[^@{WHITESPACE}]{{1,64}}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+_SEP = rf"[{WHITESPACE}-]*"  # spaces and dashes anywhere in a phone number are dropped
+_NAME = rf"[^{WHITESPACE}][\s\S]*[^{WHITESPACE}]"  # two characters or more once surrounding whitespace is stripped
+_PHONE = rf"^{_SEP}(\+{_SEP}6{_SEP}2|6{_SEP}2|0){_SEP}8{_SEP}[1-9]({_SEP}[0-9]){{6,11}}{_SEP}$"
+_BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+_BIRTH_YEAR = r"^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"  # from 1900; "not in the future" needs today
 
 
 def _iso_day_only(value: object) -> object:
     """A calendar day is written YYYY-MM-DD: a bare number is not read as a Unix timestamp (`date=0` is not 1970)."""
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
         raise ValueError("not a date (YYYY-MM-DD)")
     return value
 
 
 IsoDay = Annotated[date, BeforeValidator(_iso_day_only)]
+"""A `date` query parameter or field that accepts only the `format: date` its schema states (RFC 3339 full-date)."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -39,22 +47,23 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-"""A `date` query parameter that accepts only the `format: date` its schema states (RFC 3339 full-date)."""
 
 
 class RegistrationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, regex_engine="python-re")
 
     nik: str = Field(pattern=r"^\d{16}$", description="16-digit national identity number")
     kk_number: str = Field(pattern=r"^\d{16}$", description="16-digit family card number")
-    full_name: str = Field(min_length=2, max_length=200)
-    date_of_birth: date
-    email: str = Field(max_length=254)
-    phone: str
+    full_name: str = Field(min_length=2, max_length=200, pattern=_NAME)
+    date_of_birth: IsoDay = Field(
+        json_schema_extra={"pattern": _BIRTH_YEAR}, description="YYYY-MM-DD, from 1900, not in the future"
+    )
+    email: str = Field(max_length=254, pattern=_EMAIL)
+    phone: str = Field(pattern=_PHONE, description="Indonesian mobile number, e.g. 081234567890 or +6281234567890")
     province: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z][A-Za-z .'-]*$")
     occupation: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z_ -]+$")
     is_student: bool
-    selfie_b64: str = Field(min_length=16, max_length=MAX_SELFIE_BYTES * 4 // 3 + 4)
+    selfie_b64: str = Field(min_length=16, max_length=MAX_SELFIE_BYTES * 4 // 3 + 4, pattern=_BASE64)
 
     @field_validator("date_of_birth")
     @classmethod
@@ -67,31 +76,17 @@ class RegistrationRequest(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError("not a valid email address")
         return value.lower()
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str) -> str:
-        compact = re.sub(r"[\s-]", "", value)
-        if not _PHONE.match(compact):
-            raise ValueError("not an Indonesian mobile number (e.g. 081234567890 or +6281234567890)")
-        return compact
+        return re.sub(_SEP, "", value)
 
     @field_validator("occupation")
     @classmethod
     def _occupation(cls, value: str) -> str:
         return re.sub(r"[\s-]+", "_", value.strip()).upper()
-
-    @field_validator("selfie_b64")
-    @classmethod
-    def _selfie(cls, value: str) -> str:
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("selfie_b64 must be base64") from None
-        return value
 
 
 class RegistrationResponse(BaseModel):
@@ -160,15 +155,8 @@ class WaveRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     quota: StrictInt = Field(gt=0, le=10_000_000)
-    province_quotas: dict[str, StrictInt] | None = None
+    province_quotas: dict[str, Annotated[StrictInt, Field(ge=0)]] | None = None
     profile: str | None = Field(None, max_length=32, description="Programme terms (default: PRAKERJA_PROFILE).")
-
-    @field_validator("province_quotas")
-    @classmethod
-    def _positive(cls, value: dict[str, int] | None) -> dict[str, int] | None:
-        if value is not None and any(n < 0 for n in value.values()):
-            raise ValueError("province quotas must be zero or more")
-        return value
 
 
 class DrawRequest(BaseModel):

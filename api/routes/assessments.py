@@ -5,11 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic.json_schema import JsonDict
 
 from api.audit import add_audit_detail
 from api.deps import MarketplaceDep, OperatorDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import problem_responses
 from api.routes.admin import MAX_PRICE
+from api.schemas import WHITESPACE
 from core.catalogue import AssessmentStatus, CourseStatus, Decision
 from services import assessments
 
@@ -110,10 +112,22 @@ async def list_assessments(
     return AssessmentList(items=[_view(r) for r in rows], next_cursor=next_cursor)
 
 
+# A rejection states its reasons (422 REASONS_REQUIRED otherwise, from the service): said in the schema too.
+_REJECTION_NEEDS_REASONS: JsonDict = {
+    "if": {"properties": {"decision": {"const": Decision.REJECTED.value}}, "required": ["decision"]},
+    "then": {"properties": {"reasons": {"minItems": 1}}, "required": ["reasons"]},
+}
+
+
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # A reason of whitespace only is none: stripped, it is empty.
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, regex_engine="python-re", json_schema_extra=_REJECTION_NEEDS_REASONS
+    )
     decision: Decision
-    reasons: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=20)
+    reasons: list[Annotated[str, Field(min_length=1, max_length=500, pattern=f"[^{WHITESPACE}]")]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class DecisionResponse(BaseModel):

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 from typing import Annotated, Any
 
 from cryptography.exceptions import InvalidTag
@@ -18,12 +19,18 @@ from core.problems import ProblemCode
 
 router = APIRouter(prefix="/codec", tags=["operations"], responses=problem_responses(401, 422))
 
+# Either alphabet (standard or URL-safe), padding optional: the forms `_b64decode` reads, stated in the schema.
+_B64_PATTERN = r"^([A-Za-z0-9+/_-]{4})*([A-Za-z0-9+/_-]{2}(==)?|[A-Za-z0-9+/_-]{3}=?)?$"
+_BASE64 = re.compile(_B64_PATTERN)
+
 
 def _b64decode(value: Any) -> bytes:
     if isinstance(value, bytes):  # built in code from a Payload; JSON input is always a string
         return value
     if not isinstance(value, str):
         raise ValueError("must be a base64 string")
+    if not _BASE64.fullmatch(value):
+        raise ValueError("must be valid base64")
     # Protobuf JSON writers may use the URL-safe alphabet and drop padding; accept both forms.
     normalized = value.replace("-", "+").replace("_", "/")
     try:
@@ -36,7 +43,7 @@ Base64 = Annotated[
     bytes,
     BeforeValidator(_b64decode),
     PlainSerializer(lambda raw: base64.b64encode(raw).decode(), return_type=str),
-    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64", "pattern": _B64_PATTERN}),
 ]
 
 
@@ -66,7 +73,8 @@ async def encode(body: CodecPayloads, _: StaffOrCookieDep, ctx: ContextDep, requ
 
 @router.post("/decode")
 async def decode(body: CodecPayloads, _: StaffOrCookieDep, ctx: ContextDep, request: Request) -> CodecPayloads:
-    """Decrypt payloads for an authorised staff member; unencrypted payloads pass through unchanged."""
+    """Decrypt payloads for an authorised staff member; unencrypted payloads pass through unchanged. One that
+    cannot be decrypted is 422 `CODEC_DECRYPT_FAILED` (`CODEC_UNKNOWN_KEY`: a key this server does not hold)."""
     add_audit_detail(request, payloads=len(body.payloads), namespace=request.headers.get("X-Namespace", "")[:64])
     try:
         return _from_temporal(await ctx.codec.decode(_to_temporal(body)))

@@ -17,7 +17,7 @@ from core.problems import ProblemCode
 router = APIRouter(prefix="/console", tags=["console"])
 
 COOKIE_MAX_AGE_S = 8 * 3600  # one working shift
-_TOKEN_SCHEMA = {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}
+_TOKEN_SCHEMA = {"type": "object", "required": ["token"], "properties": {"token": {"type": "string", "minLength": 1}}}
 _LOGIN_BODY = {
     "requestBody": {
         "required": True,

@@ -32,7 +32,12 @@ def _enrolment(settings: Settings) -> registrations.Enrolment:
     )
 
 
-@router.post("/registrations", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationResponse)
+@router.post(
+    "/registrations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationResponse,
+    responses=problem_responses(409, 503),
+)
 async def register(
     body: RegistrationRequest, session: SessionDep, settings: SettingsDep, client: TemporalDep, ctx: ContextDep
 ) -> RegistrationResponse:

@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -32,25 +33,32 @@ from tests.conftest import test_settings as settings_for_tests
 
 NOT_YET_TRUTHFUL = {
     "GET /readyz": "503 while Temporal is down is a server error to schemathesis (needs a Temporal here)",
-    "GET /v1/support/reconciliation": "503 with Temporal down",
-    "GET /v1/reports/payment-partners": "refuses schema-valid ranges (at most a year, `from` before `to`)",
-    "PUT /v1/me/payment-account": "refuses schema-valid bodies (an unregistered payment partner)",
-    "POST /v1/partners/courses": "refuses schema-valid bodies (a provider that is not registered)",
-    "GET /v1/assessments": "refuses schema-valid query values",
-    "GET /v1/catalog/courses": "refuses schema-valid query values (cursor, ranges)",
-    "POST /v1/admin/profiles": "refuses schema-valid terms (rules the schema does not state)",
-    "POST /v1/admin/courses": "refuses schema-valid bodies",
-    "POST /v1/registrations": "refuses schema-valid bodies (NIK/KK rules the schema does not state)",
-    "POST /v1/waves": "refuses schema-valid bodies; a 409/422 body outside its documented schema",
-    "POST /v1/me/trainings/{purchase_ref}/review": "a response outside its documented schema",
-    "POST /codec/encode": "refuses schema-valid payloads",
-    "POST /codec/decode": "refuses schema-valid payloads",
-    "POST /console/login": "refuses schema-valid bodies",
-    "GET /console/assessments": "accepts query values its schema forbids",
-    "GET /console/audit": "accepts query values its schema forbids",
-    "GET /console/payments": "accepts query values its schema forbids",
-    "POST /v1/assessments/{course_id}/decision": "refuses schema-valid bodies (reasons required for a rejection)",
+    # Temporal down: the test's never-connected client raises RuntimeError, which services/reconciliation.py does
+    # not map (a 500; a client that had connected would give its 503 RECONCILIATION_UNAVAILABLE): 5xx either way.
+    "GET /v1/support/reconciliation": "a 5xx while Temporal is down (500 here, see above)",
 }
+
+# Refusals an operation documents (a stable code in its problem body) for requests its schema cannot tell apart
+# from good ones: a rule over other records (a partner or provider that is not registered, a cursor this list
+# never gave out, a profile's terms that contradict each other), over today's date, or over how a number is
+# written. Schemathesis's own per-operation setting (`checks.positive_data_acceptance.expected-statuses`) could
+# only allow every 422 of the operation, malformed-request ones included; this allows exactly these codes, and
+# a `VALIDATION_ERROR` only where every field it names is listed as `VALIDATION_ERROR <field>`.
+DOMAIN_REFUSALS: dict[str, set[str]] = {
+    "GET /v1/reports/payment-partners": {"INVALID_RANGE"},  # `from` after `to`, or more than 366 days
+    "GET /v1/assessments": {"INVALID_CURSOR"},
+    "GET /v1/catalog/courses": {"INVALID_CURSOR"},
+    "PUT /v1/me/payment-account": {"UNKNOWN_PAYMENT_PARTNER", "EKYC_FAILED"},
+    "POST /v1/partners/courses": {"UNKNOWN_PROVIDER"},
+    "POST /v1/admin/courses": {"UNKNOWN_PROVIDER"},
+    "POST /v1/admin/profiles": {"INVALID_PROFILE"},
+    "POST /v1/waves": {"UNKNOWN_PROFILE"},
+    "POST /codec/decode": {"CODEC_DECRYPT_FAILED", "CODEC_UNKNOWN_KEY"},
+    "POST /v1/registrations": {"VALIDATION_ERROR body.date_of_birth"},  # in the future
+}
+# Every operation: an integer is taken as written (1, not 1.0), as integer rupiah are (tests/api/test_api_admin.py);
+# JSON Schema counts 1.0 an integer and has no way to say otherwise. Allowed where the value sent was such a float.
+_NOT_AN_INTEGER = "Input should be a valid integer"
 
 
 PARTNER_CODE, PARTNER_KEY = "OAS-PARTNER", "openapi-partner-sign-key-0123456789"
@@ -121,7 +129,9 @@ def _signing(app: Any) -> Any:
 
 
 def _migrated_app_schema() -> schemathesis.schemas.BaseSchema:
-    config = settings_for_tests(Path(tempfile.mkdtemp(prefix="openapi-")))
+    # Registrations wait for the phone's code (PRAKERJA_VERIFY_CONTACT), a journey starts only once it is confirmed:
+    # with Temporal down here, a good registration is then its documented 202, not the 503 of a journey's start.
+    config = settings_for_tests(Path(tempfile.mkdtemp(prefix="openapi-")), verify_contact=True)
 
     async def prepare() -> Client:
         await _seed_callers(config)
@@ -144,6 +154,39 @@ def _migrated_app_schema() -> schemathesis.schemas.BaseSchema:
 schema = _migrated_app_schema()
 
 
+def _refusal(response: Any, case: Case) -> set[str]:
+    """The stable code of a problem body, or for a validation problem one `VALIDATION_ERROR <field>` per field
+    (leaving out a whole number written as a float)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return {"(not problem JSON)"}
+    errors = [e for e in body.get("errors", []) if not _integral_float_refused(e, case.body)]
+    fields = {f"{body.get('code')} {'.'.join(map(str, e.get('loc', [])))}" for e in errors}
+    return fields if fields or body.get("errors") else {str(body.get("code"))}
+
+
+def _integral_float_refused(error: dict[str, Any], sent: Any) -> bool:
+    loc = list(error.get("loc", []))
+    if error.get("msg") != _NOT_AN_INTEGER or loc[:1] != ["body"]:
+        return False
+    for key in loc[1:]:
+        try:
+            sent = sent[key]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(sent, float) and sent.is_integer()
+
+
+def positive_data_acceptance_but_domain_refusals(ctx: Any, response: Any, case: Case) -> bool | None:
+    """Schemathesis's positive_data_acceptance, except for the operation's documented DOMAIN_REFUSALS."""
+    if response.status_code == 422 and _refusal(response, case) <= DOMAIN_REFUSALS.get(case.operation.label, set()):
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
 @pytest.mark.parametrize("caller", list(CALLERS))
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
@@ -151,4 +194,8 @@ def test_the_document_describes_what_the_api_does(case: Case, caller: str, reque
     operation = case.operation.label  # "GET /v1/waves/{wave_id}", whatever method this case tries
     if operation in NOT_YET_TRUTHFUL:
         request.applymarker(pytest.mark.xfail(reason=f"{operation}: {NOT_YET_TRUTHFUL[operation]}", strict=False))
-    case.call_and_validate(headers=CALLERS[caller])
+    case.call_and_validate(
+        headers=CALLERS[caller],
+        excluded_checks=[positive_data_acceptance],
+        additional_checks=[positive_data_acceptance_but_domain_refusals],
+    )
