@@ -76,6 +76,11 @@ def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--timer-ms", type=int, default=100, help="the bare workflow's timers")
     parser.add_argument("--samples", type=int, default=5, help="journeys whose histories are counted")
     parser.add_argument("--profile", action="store_true", help="sample the worker's Python stacks during (b)")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="journeys in the SDK's workflow sandbox (tests, dev stack), not as production",
+    )
     parser.add_argument("--no-codec", action="store_true", help="what-if: plain pydantic payloads, no AES codec")
     add_postgres_option(parser)
     parser.add_argument("--telemetry", action="store_true", help="(b) on SQLite again with worker metrics + tracing")
@@ -116,6 +121,8 @@ async def main() -> None:
         if args.no_codec:
             print("\nWHAT-IF: payloads without the project's AES codec (plain pydantic JSON)")
         print(f"\nN={n}, dev server pid {server_pids}")
+        runner = "in the SDK's sandbox (--sandbox)" if args.sandbox else "outside the sandbox, as production runs them"
+        print(f"journey workflows run {runner}; the bare twin's in the sandbox")
         ceiling, bare = await run_ceiling(env.client, server_pids, n, args.timer_ms)
         print_ceiling(ceiling, n, args.timer_ms)
         summaries = await run_targets(env.client, server_pids, targets, args, ceiling, bare)
@@ -142,7 +149,7 @@ async def run_targets(
     for name, url in targets.items():
         observed = traced is not None and name == TELEMETRY
         run = await run_journeys(
-            traced[0] if traced and observed else client, server_pids, url, n, month_s, args.profile
+            traced[0] if traced and observed else client, server_pids, url, n, month_s, args.profile, args.sandbox
         )
         print_run(name, run, ceiling, month_s)
         if traced and observed:

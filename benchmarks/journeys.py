@@ -62,7 +62,13 @@ async def migrated(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def run_journeys(
-    client: Client, server_pids: list[int], database_url: str, n: int, month_s: float, profile: bool
+    client: Client,
+    server_pids: list[int],
+    database_url: str,
+    n: int,
+    month_s: float,
+    profile: bool,
+    sandbox: bool = False,
 ) -> JourneyRun:
     engine = make_engine(database_url)
     sessions = await migrated(engine)
@@ -71,6 +77,7 @@ async def run_journeys(
         database_url=database_url,
         task_queue=f"bench-{uuid.uuid4().hex[:6]}",
         time_scale=30 * 86400 / month_s,
+        workflow_sandbox=sandbox,  # production's worker runs them outside the sandbox (docker-compose.yml)
     )
     world = SimWorld()
     harness = Harness(client, settings, world, sessions)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     task_queue: str = Field("prakerja-journeys", validation_alias=_env("PRAKERJA_TASK_QUEUE"))
     # The worker serves the Temporal SDK's metrics (and its own) in Prometheus format here; unset: not served.
     worker_metrics_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env("PRAKERJA_WORKER_METRICS_PORT"))
+    # Workflows run in the SDK's sandbox, which refuses non-deterministic calls at run time. Tests, replays and the dev
+    # stack keep it; a production worker whose code those passed may turn it off: a quarter less worker CPU per
+    # journey (benchmarks/README.md), the same histories.
+    workflow_sandbox: bool = Field(True, validation_alias=_env("PRAKERJA_WORKFLOW_SANDBOX"))
     # API processes (`python -m api`, uvicorn --workers). One by default: several need Redis for exact rate limits
     # (PRAKERJA_REDIS_URL; else each process counts its own) and share /metrics through PROMETHEUS_MULTIPROC_DIR.
     api_workers: int = Field(1, ge=1, le=64, validation_alias=_env("PRAKERJA_API_WORKERS"))

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.catalogue import AssessmentActivities
 from activities.draw import DrawActivities
@@ -85,6 +86,7 @@ def build_workers(
             # Let running activities finish their transaction on shutdown: one cancelled mid-write could
             # leave SQLite's write lock with a pooled connection.
             graceful_shutdown_timeout=timedelta(seconds=5),
+            workflow_runner=SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
         )
     ]
 

@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from core.contracts import LinkAccountResult
 from core.payments import RetryPaymentInput
+from core.settings import Settings
+from core.temporal import data_converter
 from db.models import Beneficiary, Partner, Payment
 from db.session import make_sessionmaker
 from simulators.world import SimWorld
@@ -30,7 +34,20 @@ ACCOUNT = "081234567890"
 async def harness(dev_env, engine) -> AsyncIterator[Harness]:
     """As `fast_harness` (a programme month is 3 s on the dev server), but awards pin a first-purchase deadline
     these tests cannot miss on a slow machine: none of them is about the deadline."""
-    settings = settings_for(database_url=engine.url.render_as_string(hide_password=False), time_scale=FAST)
+    async for harness, _ in _pinned(dev_env, engine):
+        yield harness
+
+
+@pytest_asyncio.fixture
+async def production_worker(dev_env, engine) -> AsyncIterator[tuple[Harness, Worker]]:
+    """`harness`, with the journey worker configured as production runs it: workflows outside the sandbox."""
+    async for pair in _pinned(dev_env, engine, workflow_sandbox=False):
+        yield pair
+
+
+async def _pinned(dev_env, engine, **overrides: object) -> AsyncIterator[tuple[Harness, Worker]]:
+    url = engine.url.render_as_string(hide_password=False)
+    settings = settings_for(database_url=url, time_scale=FAST, **overrides)
     world, sessions = SimWorld(), make_sessionmaker(engine)
     async with sessions.begin() as session:  # payment workers find their partners' queues at start
         session.add_all(Partner(client_code=c, kind="payment", name=c, sign_key_sealed="-") for c in PAYMENT_PARTNERS)
@@ -39,7 +56,7 @@ async def harness(dev_env, engine) -> AsyncIterator[Harness]:
     [worker] = build_workers(dev_env.client, settings, adapters, sessions, activities)
     harness = Harness(dev_env.client, settings, world, sessions)
     async with worker, build_payment_workers(dev_env.client, settings, adapters, sessions):
-        yield harness
+        yield harness, worker
         await harness.stop_all()
 
 
@@ -112,6 +129,21 @@ async def test_whole_schedule_is_paid_exactly_once(harness, profile, incentives,
     expected = {f"I{n}": ("PAID", 600_000) for n in range(1, incentives + 1)}
     expected |= {f"S{n}": ("PAID", 50_000) for n in range(1, surveys + 1)}
     assert await ledger(harness, handle) == expected
+
+
+async def test_a_worker_outside_the_sandbox_pays_the_same_and_its_history_replays_in_the_sandbox(production_worker):
+    harness, worker = production_worker
+    assert isinstance(worker.config()["workflow_runner"], UnsandboxedWorkflowRunner)
+    handle = await trained(harness, "prakerja-2023")
+    await answer_surveys(harness, handle, [1, 2])
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+    assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 50_000, 600_000]
+    # The sandbox would have refused nothing this run did: the same history replays inside it.
+    replayer = Replayer(
+        workflows=[BeneficiaryJourney, Disbursement], data_converter=data_converter(Settings().codec_keys)
+    )
+    assert isinstance(replayer.config()["workflow_runner"], SandboxedWorkflowRunner)
+    await replayer.replay_workflow(await handle.fetch_history())
 
 
 async def test_unanswered_survey_expires_unpaid(harness):
