@@ -138,7 +138,7 @@ async def _statements(client: Client, task_queue: str, day: date, codes: list[st
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             execution_timeout=REPORT_TIMEOUT,
         )
-    except (WorkflowFailureError, RPCError) as err:
+    except (WorkflowFailureError, RPCError, RuntimeError) as err:  # RuntimeError: the client could not connect at all
         raise Refused(
             503, ProblemCode.RECONCILIATION_UNAVAILABLE, "The partners' statements could not be fetched."
         ) from err

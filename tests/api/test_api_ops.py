@@ -1,5 +1,8 @@
+from temporalio.client import Client
+
 from api.app import create_app
-from tests.api.helpers import assert_problem, serve
+from core.temporal import data_converter
+from tests.api.helpers import assert_problem, bearer, register_partner, serve, staff_token
 from tests.conftest import test_settings as make_settings
 
 
@@ -68,3 +71,15 @@ async def test_each_app_has_its_own_registry(settings, nowhere):
         text = (await b.get("/metrics")).text
 
     assert 'route="/healthz"' not in text
+
+
+async def test_reconciliation_is_503_when_temporal_cannot_be_reached(settings):
+    # A client as the API connects it (the project's data converter), to a port where nothing listens.
+    nowhere = await Client.connect("127.0.0.1:1", lazy=True, data_converter=data_converter(settings.codec_keys))
+    async with serve(create_app(settings, temporal_client=nowhere)) as client:
+        await register_partner(client, settings, "EWALLET", "payment")
+        support = bearer(await staff_token(client, settings, "support"))
+
+        resp = await client.get("/v1/support/reconciliation", headers=support)
+
+    assert_problem(resp, 503, "RECONCILIATION_UNAVAILABLE")

@@ -33,9 +33,6 @@ from tests.conftest import test_settings as settings_for_tests
 
 NOT_YET_TRUTHFUL = {
     "GET /readyz": "503 while Temporal is down is a server error to schemathesis (needs a Temporal here)",
-    # Temporal down: the test's never-connected client raises RuntimeError, which services/reconciliation.py does
-    # not map (a 500; a client that had connected would give its 503 RECONCILIATION_UNAVAILABLE): 5xx either way.
-    "GET /v1/support/reconciliation": "a 5xx while Temporal is down (500 here, see above)",
 }
 
 # Refusals an operation documents (a stable code in its problem body) for requests its schema cannot tell apart
