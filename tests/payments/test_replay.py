@@ -7,6 +7,8 @@ a deliberate break no running payment can meet, with `RECORD_HISTORIES=1 pytest 
 (`-k callback_and_polling`) to add them without re-recording the others. `journey_child_*`, with the same code: the
 first payment of a journey (notify_parent: it signals its parent's holds) retried from hold, settled after its
 journey's revocation cancelled it, and paid by callback (recorded by tests/workflows/test_replay_full.py).
+`*_3a7428c`: the payment paths again, recorded with the code of commit 3a7428c (the `one-activity-payments` release:
+a `Disbursement` only when the one-activity payment's answer was not definitive, resuming from the ledger).
 """
 
 import asyncio
@@ -36,6 +38,18 @@ PATHS = {
     "journey_child_retried_from_hold",  # these three: children of journeys, by tests/workflows/test_replay_full.py
     "journey_child_settled_after_revocation",
     "journey_child_paid_by_callback",
+} | {
+    f"{name}_3a7428c"  # the one-activity-payments release (commit 3a7428c)
+    for name in (
+        "retried_from_hold",
+        "cancelled_on_hold",
+        "late_success_after_failure",
+        "paid_async_with_callback",
+        "pending_polled",
+        "journey_child_retried_from_hold",
+        "journey_child_settled_after_revocation",
+        "journey_child_paid_by_callback",
+    )
 }
 
 

@@ -15,6 +15,9 @@ incentives, recorded with the code of commit e10a315 (before the console, life e
 handlers), so the versioned changes since are proven against histories their old code wrote. Recorded with the code
 of commit 0089b57, before the payment path was redesigned (test_replay_full.py): a support retry out of a payment
 hold, a revocation while a payment is pending at the partner, and a journey paid by partner callbacks.
+`*_3a7428c.json`: every journey path again, recorded with the code of commit 3a7428c (the release whose journeys
+carry the `one-activity-payments` patch: payments in one activity), so journeys started under it keep replaying
+through the changes after it.
 """
 
 from pathlib import Path
@@ -54,6 +57,19 @@ def test_every_workflow_and_path_has_a_history():
         "journey_hold_then_support_retry",  # these three: test_replay_full.py, with the code of commit 0089b57
         "journey_revoked_during_a_payment",
         "journey_async_partner_callbacks",
+    } | {
+        f"{name}_3a7428c"  # the one-activity-payments release (commit 3a7428c)
+        for name in (
+            "journey_rejected",
+            "journey_ineligible",
+            "journey_revoked_while_waiting",
+            "journey_purchase_deadline_missed",
+            "journey_completed",
+            "journey_life_event_during_incentives",
+            "journey_hold_then_support_retry",
+            "journey_revoked_during_a_payment",
+            "journey_async_partner_callbacks",
+        )
     }
 
 
