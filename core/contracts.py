@@ -68,6 +68,21 @@ class EligibilityResult(BaseModel):
     wave_id: str | None = None
 
 
+class ScreenApplicantInput(BaseModel):
+    """Identity, then eligibility, in one activity (journeys since the `lean-journey` patch)."""
+
+    registration_id: str
+    applicant: Applicant
+    nik_hash: str
+    kk_hash: str
+    terms: ProgrammeTerms
+
+
+class ScreeningResult(BaseModel):
+    identity: IdentityResult
+    eligibility: EligibilityResult | None = None  # not checked when the identity failed
+
+
 class DrawResultSignal(BaseModel):
     wave_id: str
     selected: bool

@@ -19,6 +19,7 @@ from activities.draw import DrawActivities
 from activities.eligibility import EligibilityActivities
 from activities.identity import IdentityActivities
 from activities.programme import ProgrammeActivities
+from activities.screening import ScreeningActivities
 from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters
 from adapters.metering import MeteredTransport
@@ -48,13 +49,15 @@ def journey_activities(
         adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold, settings.secret_key
     )
     eligibility = EligibilityActivities(adapters.social_affairs, sessions)
+    screening = ScreeningActivities(identity, eligibility)
     programme = ProgrammeActivities(adapters.marketplace, sessions)
     training = TrainingActivities(sessions)
     surveys = SurveyActivities(sessions)
     draw = DrawActivities(sessions, profiles.resolver(sessions, settings.time_scale))
     assessment = AssessmentActivities(sessions)
     return [
-        identity.verify_identity,
+        screening.screen_applicant,
+        identity.verify_identity,  # journeys before the lean-journey patch, and their retries
         eligibility.check_eligibility,
         programme.award,
         programme.revoke,

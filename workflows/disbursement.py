@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER
     from workflows.options import DATABASE_CALL, ActivityMethod, ActivityOptions, ArgT, QueuedActivityOptions, ResultT
     from workflows.payment_hold import PaymentHoldReceiver
-    from workflows.versions import ONE_ACTIVITY_PAYMENTS
+    from workflows.versions import since_one_activity_payments
 
 # The partner calls answer an attempt; each is routed to its partner's queue.
 PartnerCallT = TypeVar("PartnerCallT", AttemptInput, CheckStatusInput)
@@ -92,7 +92,7 @@ Outcome = tuple[str, AttemptAnswer]  # (attempt_id, a definitive SUCCEEDED or FA
 def kyc_options(client_code: str) -> QueuedActivityOptions:
     """Options for `PaymentActivities.verify_account` (e-KYC), on that partner's interactive queue: never behind
     a backlog of disbursements (journeys that asked before that queue existed keep the bulk one)."""
-    queue = interactive_task_queue(client_code) if workflow.patched(ONE_ACTIVITY_PAYMENTS) else None
+    queue = interactive_task_queue(client_code) if since_one_activity_payments() else None
     return {"task_queue": queue or payment_task_queue(client_code), **KYC_CALL}
 
 
@@ -165,7 +165,7 @@ class Disbursement:
             return None
         if last.status is AttemptStatus.FAILED:
             return last.attempt_id, AttemptAnswer(answer=PartnerAnswer.FAILED, reason=last.reason)
-        if last.status is AttemptStatus.SUCCEEDED and workflow.patched(ONE_ACTIVITY_PAYMENTS):
+        if last.status is AttemptStatus.SUCCEEDED and since_one_activity_payments():
             # The partner's callback came before this workflow existed: the API left it on the attempt.
             return last.attempt_id, AttemptAnswer(
                 answer=PartnerAnswer.SUCCEEDED, partner_reference=last.partner_reference
@@ -207,7 +207,7 @@ class Disbursement:
                 assert answer is not None
                 return answer
             if state is PartnerAnswer.NOT_RECEIVED:
-                if self.cancel_requested and workflow.patched(ONE_ACTIVITY_PAYMENTS):
+                if self.cancel_requested and since_one_activity_payments():
                     # Never received and the payment is to stop: nothing moved, so nothing is sent after a revocation.
                     return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PaymentReason.CANCELLED_BEFORE_RECEIVED)
                 # The partner never got it: sending the same key again cannot pay twice.
@@ -226,7 +226,7 @@ class Disbursement:
                     if (
                         answer.answer is PartnerAnswer.PENDING
                         and workflow.now() >= pending_until
-                        and workflow.patched(ONE_ACTIVITY_PAYMENTS)
+                        and since_one_activity_payments()
                     ):
                         # Polled for ever, the history would grow to its limit: support takes it from here. A
                         # success the partner reports later still settles it (a late success for this attempt).
@@ -253,7 +253,7 @@ class Disbursement:
         if self.cancel_requested and not self._maybe_still_paid(answer.reason):
             await self._cancel(settle)
             return None
-        self.recording_hold = workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("retry-while-holding")
+        self.recording_hold = since_one_activity_payments() or workflow.patched("retry-while-holding")
         await self._db(PaymentActivities.mark_on_hold, settle)
         self.recording_hold = False
         self.status, self.reason = PaymentStatus.ON_HOLD, answer.reason

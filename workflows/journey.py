@@ -14,17 +14,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.eligibility import EligibilityActivities
     from activities.identity import IdentityActivities
     from activities.programme import ProgrammeActivities
+    from activities.screening import ScreeningActivities
     from activities.training import SurveyActivities, TrainingActivities
     from core.contracts import (
         AwardInput,
         CheckEligibilityInput,
         DrawResultSignal,
+        EligibilityResult,
         JourneyResult,
         JourneyState,
         ReturnBalanceInput,
         RevokeInput,
         RevokeSignal,
         ScheduleSurveysInput,
+        ScreenApplicantInput,
         StartJourneyInput,
         SurveyWindow,
         VerifyIdentityInput,
@@ -33,8 +36,8 @@ with workflow.unsafe.imports_passed_through():
     from core.terms import ProgrammeTerms
     from workflows.journey_money import MoneyHandlers
     from workflows.journey_training import TrainingHandlers
-    from workflows.options import DATABASE_CALL, PARTNER_CALL
-    from workflows.versions import ONE_ACTIVITY_PAYMENTS
+    from workflows.options import DATABASE_CALL, PARTNER_CALL, SCREENING_CALL
+    from workflows.versions import since_lean_journey, since_one_activity_payments
 
 
 @workflow.defn
@@ -53,7 +56,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             await body
         except (asyncio.CancelledError, ActivityError, ChildWorkflowError):
             pass  # the interrupted step surfaces its cancellation in one of these forms
-        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+        if since_one_activity_payments():
             # The body's parts are tasks (gather): one may still be finishing a payment call it started.
             await workflow.wait_condition(lambda: self.paying == 0)
         else:
@@ -68,7 +71,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         (DECEASED, NIK_DEACTIVATED). Journeys revoked before the code existed never carry one."""
         assert self.revocation is not None
         if self.revocation.reason_code and (
-            workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("life-event-revocation-reason")
+            since_one_activity_payments() or workflow.patched("life-event-revocation-reason")
         ):
             return [self.revocation.reason_code]
         return [Reason.REVOKED_BY_OPERATOR]
@@ -76,6 +79,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
     async def _journey(self) -> JourneyResult:
         input = self.input
         self._set_status(JourneyStatus.VERIFYING, province=input.applicant.province)
+        if since_lean_journey():
+            return await self._screened()
         identity = await workflow.execute_activity_method(
             IdentityActivities.verify_identity,
             VerifyIdentityInput(registration_id=input.registration_id, applicant=input.applicant),
@@ -97,6 +102,21 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             **PARTNER_CALL,
         )
         self._stop_if_revoked()
+        return await self._after_checks(eligibility)
+
+    async def _screened(self) -> JourneyResult:
+        """Both checks in one activity (journeys since LEAN_JOURNEY): the same outcomes as the two steps."""
+        screening = await workflow.execute_activity_method(
+            ScreeningActivities.screen_applicant,
+            ScreenApplicantInput.model_validate(self.input, from_attributes=True),  # its applicant, hashes, terms
+            **SCREENING_CALL,
+        )
+        self._stop_if_revoked()
+        if screening.identity.reasons or screening.eligibility is None:
+            return await self._end(JourneyStatus.REJECTED, screening.identity.reasons)
+        return await self._after_checks(screening.eligibility)
+
+    async def _after_checks(self, eligibility: EligibilityResult) -> JourneyResult:
         if eligibility.reasons:
             return await self._end(JourneyStatus.INELIGIBLE, eligibility.reasons)
         self.wave_id = eligibility.wave_id
@@ -122,7 +142,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         assert terms is not None
         closing = asyncio.create_task(self._close_programme(terms))
         deadline = workflow.now() + terms.days(terms.purchase_deadline_days)
-        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+        if since_one_activity_payments():
             if not await self._deadline_met(deadline):
                 self.finishing = True
                 return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
@@ -143,7 +163,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         await workflow.wait_condition(lambda: bool(self.training.completed) or self.closed)
         if not self.training.completed:
             self.finishing = True
-            if workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("close-settles-before-ending"):
+            if since_one_activity_payments() or workflow.patched("close-settles-before-ending"):
                 # The close is booking the balance back: let it finish, then record the end in the projection.
                 await closing
                 await self._return_balance("programme-close", JourneyStatus.COMPLETED, [Reason.NO_TRAINING_COMPLETED])

@@ -22,12 +22,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import ActivityMethod, ActivityOptions, ArgT, ResultT
     from workflows.surveys import SurveySchedule
     from workflows.training import TrainingLedger
-    from workflows.versions import ONE_ACTIVITY_PAYMENTS
+    from workflows.versions import since_lean_journey, since_one_activity_payments
 
 _SEARCH_ATTRIBUTES: dict[str, Any] = {
     key.name: key for key in (SA_STATUS, SA_PROVINCE, SA_WAVE, SA_PROFILE, SA_PAYMENT_PARTNER, SA_ON_HOLD)
 }
 SPENDING = (JourneyStatus.AWARDED, JourneyStatus.TRAINING, JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD)
+# A payment account can be linked in these statuses before any payment is due (the incentive phase comes after).
+BEFORE_PAYMENTS = (JourneyStatus.AWARDED, JourneyStatus.TRAINING)
 
 
 def refuse(code: ProblemCode, message: str) -> ApplicationError:
@@ -68,7 +70,7 @@ class JourneyBase:
         (an award's credit) land before the revocation books everything back; the `_stop_if_revoked()` after
         each step then lets the revocation win. (Partner checks are not waited for: an outage may last long.
         Their activities leave a revoked projection alone instead.)"""
-        if not (workflow.patched(ONE_ACTIVITY_PAYMENTS) or workflow.patched("steps-finish-before-revocation")):
+        if not (since_one_activity_payments() or workflow.patched("steps-finish-before-revocation")):
             return await workflow.execute_activity_method(activity, arg, **options)
         step = asyncio.ensure_future(workflow.execute_activity_method(activity, arg, **options))
         try:
@@ -91,10 +93,12 @@ class JourneyBase:
             values[SA_WAVE.name] = self.wave_id
         if self.terms:
             values[SA_PROFILE.name] = self.terms.profile
-        if self.account:
+        if self.account and (status not in BEFORE_PAYMENTS or not since_lean_journey()):
+            # Since LEAN_JOURNEY an account linked during training is published with the incentive phase's status,
+            # not by an upsert of its own: the attribute is for finding the journeys a partner pays.
             values[SA_PAYMENT_PARTNER.name] = self.account.partner_client_code
         values[SA_ON_HOLD.name] = bool(self.on_hold)
-        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+        if since_one_activity_payments():
             # Each upsert is a billable action and a history event: send only what changed since the start's
             # attributes and the last upsert.
             if self.published is None:

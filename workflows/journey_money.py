@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from core.terms import ProgrammeTerms
     from workflows.disbursement import ONE_ACTIVITY_PAY, Disbursement, kyc_options
     from workflows.journey_base import JourneyBase, refuse
-    from workflows.versions import ONE_ACTIVITY_PAYMENTS
+    from workflows.versions import since_one_activity_payments
 
 # How late a submission accepted inside its window may reach the journey. Delivery takes real time, so a
 # compressed programme clock shortens the wait only down to a floor.
@@ -37,7 +37,7 @@ MIN_SURVEY_DELIVERY_GRACE = timedelta(seconds=2)
 class MoneyHandlers(JourneyBase):
     async def _money(self, terms: ProgrammeTerms) -> None:
         """Monthly incentives and the survey windows run side by side; both end before COMPLETED."""
-        if workflow.patched(ONE_ACTIVITY_PAYMENTS):
+        if since_one_activity_payments():
             # No timer per window: an answered survey is paid when its answers arrive, and the incentives' monthly
             # ticks (then one last timer, if a window is still open after the last incentive) close the others.
             await asyncio.gather(
@@ -124,7 +124,7 @@ class MoneyHandlers(JourneyBase):
             time_scale=terms.time_scale,
             notify_parent=True,
         )
-        one_activity = workflow.patched(ONE_ACTIVITY_PAYMENTS)
+        one_activity = since_one_activity_payments()
         if one_activity:
             self.paying += 1
             try:

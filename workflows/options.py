@@ -41,6 +41,8 @@ PARTNER_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=60),
     "retry_policy": PARTNER_RETRY,
 }
+# Two partner calls in one activity (the civil registry and the face check, then the social-affairs registry).
+SCREENING_CALL: ActivityOptions = {**PARTNER_CALL, "start_to_close_timeout": timedelta(seconds=120)}
 DATABASE_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),

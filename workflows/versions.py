@@ -1,13 +1,31 @@
-"""Patch ids (`workflow.patched`) of changes to running workflow logic.
+"""Patch ids (`workflow.patched`) of changes to running workflow logic, one per release.
 
 Each patch id a new workflow meets costs a marker and an upsert of `TemporalChangeVersion` (billable actions), so
-the changes of one release share one id: `ONE_ACTIVITY_PAYMENTS` covers, for journeys started with it, payments in
-one activity (the `Disbursement` child only when needed, abandoned rather than cancelled when the journey closes),
-search attributes upserted only when they change, one timer for the first-purchase deadline with purchases refused
-by the workflow's clock after it, survey windows closed by the monthly ticks, e-KYC on the partner's interactive
-queue, revocation booked before payments in flight settle, and, in `Disbursement`, a limit on PENDING. A workflow
-that first ran without it keeps the old logic all its life (the SDK memoizes the answer per id), which the replay
-fixtures recorded before the release prove.
+the changes of one release share one id, and a workflow started under a later release records only that release's
+id: `since_*` below ask for the newest id first, and the SDK answers each id once per run (memoized), so a workflow
+keeps the logic of the release it started under all its life, which the replay fixtures of each release prove
+(`tests/*/histories/*_<commit>.json`).
+
+- `ONE_ACTIVITY_PAYMENTS` (commit 3a7428c): payments in one activity (the `Disbursement` workflow only when needed,
+  abandoned rather than cancelled when the journey closes), search attributes upserted only when they change, one
+  timer for the first-purchase deadline with purchases refused by the workflow's clock after it, survey windows
+  closed by the monthly ticks, e-KYC on the partner's interactive queue, revocation booked before payments in flight
+  settle, and, in `Disbursement`, a limit on PENDING.
+- `LEAN_JOURNEY`: the identity and eligibility checks in one activity (`ScreeningActivities.screen_applicant`), and
+  the payment partner's search attribute published with the incentive phase's status instead of an upsert of its
+  own when the account is linked.
 """
 
+from temporalio import workflow
+
 ONE_ACTIVITY_PAYMENTS = "one-activity-payments"
+LEAN_JOURNEY = "lean-journey"
+
+
+def since_lean_journey() -> bool:
+    return workflow.patched(LEAN_JOURNEY)
+
+
+def since_one_activity_payments() -> bool:
+    """True for workflows started under ONE_ACTIVITY_PAYMENTS or any later release."""
+    return since_lean_journey() or workflow.patched(ONE_ACTIVITY_PAYMENTS)

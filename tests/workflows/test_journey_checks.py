@@ -177,3 +177,39 @@ async def test_a_check_finishing_after_a_revocation_leaves_the_applicant_revoked
     async with sessions() as s:
         row = await s.get(Beneficiary, "REG-LATE")
     assert (row.status, row.reasons, row.in_pool) == ("REVOKED", ["REVOKED_BY_OPERATOR"], False)  # ... yet revoked
+
+
+def activity_types(events) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == ACTIVITY_SCHEDULED
+    ]
+
+
+async def test_both_checks_are_one_activity_and_a_failed_identity_skips_eligibility(harness):
+    # Counts the calls to each partner: a latency fault of 1 ms fires on every call and fails none.
+    registry = harness.world.add_fault("civil_registry", "latency", ms=1)
+    assistance = harness.world.add_fault("social_affairs", "latency", ms=1)
+    rejected = await harness.register(Person())  # unknown to the civil registry
+    assert (await outcome_of(harness, rejected)).status == JourneyStatus.REJECTED
+    assert (registry.fired, assistance.fired) == (1, 0)  # never checked for eligibility
+    pooled = await harness.register(harness.citizen())
+    assert (await outcome_of(harness, pooled)).status == JourneyStatus.WAITING_FOR_WAVE
+    assert (registry.fired, assistance.fired) == (2, 1)
+
+    for handle in (rejected, pooled):  # one activity (one action, one workflow task) for both checks
+        assert activity_types((await handle.fetch_history()).events) == ["screen_applicant"]
+
+
+async def test_a_retried_screening_does_not_ask_the_civil_registry_again(harness):
+    registry = harness.world.add_fault("civil_registry", "latency", ms=1)
+    outage = harness.world.add_fault("social_affairs", "error_5xx", times=2)  # eligibility fails twice, then heals
+    handle = await harness.register(harness.citizen())
+    assert (await outcome_of(harness, handle)).status == JourneyStatus.WAITING_FOR_WAVE
+    assert outage.fired == 2  # the activity ran three times
+    assert registry.fired == 1  # the identity recorded on the first run was read back by the retries
+
+
+async def outcome_of(harness, handle):  # type: ignore[no-untyped-def]
+    return await wait_status(handle, "REJECTED", "INELIGIBLE", "WAITING_FOR_WAVE", timeout=30)

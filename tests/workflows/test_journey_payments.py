@@ -114,3 +114,28 @@ async def test_a_purchase_at_the_deadline_is_refused_though_the_timer_has_not_be
     assert refused.value.cause.type == ProblemCode.PURCHASE_DEADLINE_PASSED
     assert (result.status, result.reasons) == ("REVOKED", ["PURCHASE_DEADLINE_MISSED"])
     assert not any(n.kind == "PURCHASE_VOIDED" for n in world.notifications)  # nothing was sold to void
+
+
+async def test_an_account_linked_in_training_is_published_with_the_incentive_phase_not_by_an_upsert_of_its_own(
+    harness,
+):
+    handle = await awarded(harness, "prakerja-2020")
+    harness.world.add_payment_account("EWALLET", ACCOUNT, harness.persons[-1].nik, kyc=True)
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
+    await wait_status(handle, "TRAINING")
+    assert (await link_account(handle, "EWALLET", ACCOUNT)).verified  # linked while training
+    await handle.signal(
+        BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
+    )
+    await wait_status(handle, "INCENTIVES")
+
+    events = (await handle.fetch_history()).events
+    upserts = [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    with_partner = [u for u in upserts if "PrakerjaPaymentPartner" in u]
+    assert len(with_partner) == 1  # one upsert carries it: the status change to INCENTIVES
+    assert with_partner[0]["PrakerjaStatus"].data == b'"INCENTIVES"'
+    assert with_partner[0]["PrakerjaPaymentPartner"].data == b'"EWALLET"'
