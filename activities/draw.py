@@ -2,11 +2,13 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Row, and_, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.contracts import (
@@ -15,15 +17,21 @@ from core.contracts import (
     NotifyBatchInput,
     NotifyBatchResult,
     SelectWinnersInput,
+    WaveCalendarInput,
     journey_id,
+    wave_calendar_id,
 )
 from core.domain import JourneyStatus, WaveStatus
 from core.selection import draw
 from core.terms import ProgrammeTerms
 from db.models import Beneficiary, Wave, WaveEntry
+from workflows.calendar import WaveCalendar
 from workflows.journey import BeneficiaryJourney
 
 SIGNAL_CONCURRENCY = 50
+# The calendar's dates follow the winners' own by a programme day, and at least this much real time: awards follow
+# the draw's signals by the real time a busy worker takes, whatever the programme clock's pace.
+CALENDAR_GRACE_FLOOR = timedelta(seconds=5)
 
 
 class DrawActivities:
@@ -97,6 +105,7 @@ class DrawActivities:
                 )
             ).all()
         terms = await self.terms_for(wave.profile)
+        await self._start_calendar(input.wave_id, terms)
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
         outcomes = await asyncio.gather(*(self._signal(gate, input.wave_id, r, s, terms) for r, s in entries))
         async with self.sessions.begin() as session:
@@ -123,6 +132,30 @@ class DrawActivities:
             next_cursor=None if done else entries[-1][0],
         )
 
+    @staticmethod
+    async def _start_calendar(wave_id: str, terms: ProgrammeTerms) -> None:
+        """The wave's calendar, started before any winner hears of its draw (every batch asks; the first starts
+        it). Its dates come a grace after the winners' own (their awards follow this call), so a journey told of
+        one has, in the common case, seen its own date pass already; one told early waits out its own time."""
+        now, grace = datetime.now(UTC), max(terms.days(1), CALENDAR_GRACE_FLOOR)
+        calendar = WaveCalendarInput(
+            wave_id=wave_id,
+            purchase_deadline_at=now + terms.days(terms.purchase_deadline_days) + grace,
+            closes_at=now + terms.days(terms.programme_close_days) + grace,
+        )
+        try:
+            await activity.client().start_workflow(
+                WaveCalendar.run,
+                calendar,
+                id=wave_calendar_id(wave_id),
+                task_queue=activity.info().task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"dates of {wave_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # it ran and ended: this is a retry long after
+
     async def _signal(
         self,
         gate: asyncio.Semaphore,
@@ -131,7 +164,9 @@ class DrawActivities:
         selected: bool,
         terms: ProgrammeTerms,
     ) -> bool:
-        signal = DrawResultSignal(wave_id=wave_id, selected=selected, terms=terms if selected else None)
+        signal = DrawResultSignal(
+            wave_id=wave_id, selected=selected, terms=terms if selected else None, calendar=selected
+        )
         async with gate:
             try:
                 handle = activity.client().get_workflow_handle(journey_id(registration_id))

@@ -1,6 +1,7 @@
 """Workflow, signal and activity messages. Imported by workflows, so: pydantic, stdlib and core only."""
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +16,10 @@ def journey_id(registration_id: str) -> str:
 
 def draw_id(wave_id: str) -> str:
     return f"wave-draw-{wave_id}"
+
+
+def wave_calendar_id(wave_id: str) -> str:
+    return f"wave-calendar-{wave_id}"
 
 
 class Applicant(BaseModel):
@@ -87,6 +92,33 @@ class DrawResultSignal(BaseModel):
     wave_id: str
     selected: bool
     terms: ProgrammeTerms | None = None
+    # The wave's `WaveCalendar` runs: it tells the journeys that need it of the purchase deadline and the programme's
+    # close, so those need no timer of their own (journeys since the lean-journey patch).
+    calendar: bool = False
+
+
+class CalendarEvent(StrEnum):
+    PURCHASE_DEADLINE = "PURCHASE_DEADLINE"
+    PROGRAMME_CLOSE = "PROGRAMME_CLOSE"
+
+
+class WaveCalendarInput(BaseModel):
+    wave_id: str
+    purchase_deadline_at: datetime
+    closes_at: datetime
+    batch_size: int = 500
+
+
+class CalendarBatchInput(BaseModel):
+    wave_id: str
+    event: CalendarEvent
+    after: str | None = None
+    batch_size: int = 500
+
+
+class CalendarBatchResult(BaseModel):
+    told: int
+    next_cursor: str | None
 
 
 class AwardInput(BaseModel):

@@ -14,6 +14,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from activities.calendar import CalendarActivities
 from activities.catalogue import AssessmentActivities
 from activities.draw import DrawActivities
 from activities.eligibility import EligibilityActivities
@@ -33,12 +34,13 @@ from workers.composition import build_adapters
 from workers.payments import PAYMENT_WORKFLOWS, build_payment_workers, payment_journey_activities
 from workers.telemetry import PartnerCallMeter, worker_runtime
 from workflows.assessment import CourseAssessment
+from workflows.calendar import WaveCalendar
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
 log = logging.getLogger("prakerja.worker")
 
-WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, CourseAssessment, *PAYMENT_WORKFLOWS)
+WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, WaveCalendar, CourseAssessment, *PAYMENT_WORKFLOWS)
 
 
 def journey_activities(
@@ -67,6 +69,7 @@ def journey_activities(
         surveys.schedule_surveys,
         draw.select_winners,
         draw.notify_batch,
+        CalendarActivities(sessions).tell_journeys,
         assessment.record_decision,
         assessment.mark_overdue,
         *payment_journey_activities(settings, adapters, sessions),

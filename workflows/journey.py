@@ -5,7 +5,7 @@ An operator's revocation interrupts whatever phase is running; money moved so fa
 """
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
@@ -140,6 +140,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
     async def _training(self) -> JourneyResult:
         terms = self.terms
         assert terms is not None
+        if self._on_calendar():
+            self.closes_at = workflow.now() + terms.days(terms.programme_close_days)
         closing = asyncio.create_task(self._close_programme(terms))
         deadline = workflow.now() + terms.days(terms.purchase_deadline_days)
         if since_one_activity_payments():
@@ -180,6 +182,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         (not cancelled) through it. Purchases at or after it are refused by the update's validator, judged by the
         workflow's clock, so none is accepted between the deadline and this timer's callback."""
         self.purchase_deadline = deadline
+        if self._on_calendar():
+            return await self._deadline_met_by_calendar(deadline)
         passed = asyncio.ensure_future(workflow.sleep(deadline - workflow.now(), summary="first purchase deadline"))
         await workflow.wait_condition(lambda: self.training.recorded > 0 or passed.done())
         if self.training.recorded > 0 and self.status != JourneyStatus.TRAINING:
@@ -187,6 +191,23 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         await workflow.wait_condition(lambda: bool(self.training.completed) or passed.done())
         if not passed.done():
             passed.cancel()
+        return self.training.deadline_met()
+
+    async def _deadline_met_by_calendar(self, deadline: datetime) -> bool:
+        """As `_deadline_met`, with no timer: a training completed before the deadline meets it (the common path:
+        the calendar then tells this journey nothing); otherwise the wave's calendar tells it the deadline came.
+        Told before its own deadline (its award came later than the others'), it waits out the rest."""
+        await workflow.wait_condition(lambda: self.training.recorded > 0 or self.deadline_told)
+        if self.training.recorded > 0 and self.status != JourneyStatus.TRAINING:
+            self._set_status(JourneyStatus.TRAINING)
+        await workflow.wait_condition(lambda: bool(self.training.completed) or self.deadline_told)
+        if not self.training.completed and (left := deadline - workflow.now()) > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self.training.completed), timeout=left, timeout_summary="first purchase deadline"
+                )
+            except TimeoutError:
+                pass
         return self.training.deadline_met()
 
     async def _keep_a_purchase_until(self, deadline: datetime) -> None:
@@ -215,7 +236,12 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
     async def _close_programme(self, terms: ProgrammeTerms) -> None:
         """At the programme's close, whatever balance is left goes back to the treasury."""
-        await workflow.sleep(terms.days(terms.programme_close_days), summary="programme close")
+        if self.closes_at is not None:  # on a wave calendar: told by it, then the rest of its own time, if any
+            await workflow.wait_condition(lambda: self.close_told)
+            if (left := self.closes_at - workflow.now()) > timedelta(0):
+                await workflow.sleep(left, summary="programme close")
+        else:
+            await workflow.sleep(terms.days(terms.programme_close_days), summary="programme close")
         async with self.money_lock:
             self.closed = True
             await self._return_balance("programme-close")
@@ -284,8 +310,19 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         self.wave_id = signal.wave_id
         if signal.selected and signal.terms is not None:
             self.terms = signal.terms
+            self.calendar = signal.calendar
         elif self.status in (JourneyStatus.WAITING_FOR_WAVE, JourneyStatus.NOT_SELECTED):
             self._set_status(JourneyStatus.NOT_SELECTED)
+
+    @workflow.signal
+    def purchase_deadline_reached(self) -> None:
+        """The wave's calendar: the first-purchase deadline has come (sent to journeys not past their training)."""
+        self.deadline_told = True
+
+    @workflow.signal
+    def programme_closed(self) -> None:
+        """The wave's calendar: the programme has closed (sent to journeys still running)."""
+        self.close_told = True
 
     @workflow.signal
     def revoke(self, signal: RevokeSignal) -> None:

@@ -62,6 +62,15 @@ class JourneyBase:
         self.paying = 0  # one-activity payments in progress (a revocation lets them finish before it books)
         self.published: dict[str, Any] | None = None  # search attributes as last set (start or upsert)
         self.purchase_deadline: datetime | None = None  # pinned at the award (journeys since ONE_ACTIVITY_PAYMENTS)
+        # The wave's calendar tells of the deadline and the close (journeys since LEAN_JOURNEY drawn with one).
+        self.calendar = False
+        self.deadline_told = False
+        self.close_told = False
+        self.closes_at: datetime | None = None  # pinned at the award, for journeys on a wave calendar
+
+    def _on_calendar(self) -> bool:
+        """The deadline and the close come from the wave's calendar, not from timers of the journey's own."""
+        return self.calendar and since_lean_journey()
 
     async def _step(
         self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT, **options: Unpack[ActivityOptions]

@@ -77,7 +77,8 @@ class TrainingHandlers(JourneyBase):
             raise refuse(ProblemCode.REVOKED, "the card is revoked")
         if self.prakerja_number is None or self.status not in SPENDING or self.finishing:
             raise refuse(ProblemCode.NOT_AWARDED, "the card cannot buy training now")
-        if self.closed:
+        if self.closed or (self.closes_at is not None and workflow.now() >= self.closes_at):
+            # On a wave calendar, judged by the workflow's clock: the calendar may tell of the close a little later.
             raise refuse(ProblemCode.PROGRAMME_CLOSED, "the programme has closed")
         deadline = self.purchase_deadline
         if deadline is not None and workflow.now() >= deadline and not self.training.deadline_met():

@@ -11,9 +11,11 @@ keeps the logic of the release it started under all its life, which the replay f
   timer for the first-purchase deadline with purchases refused by the workflow's clock after it, survey windows
   closed by the monthly ticks, e-KYC on the partner's interactive queue, revocation booked before payments in flight
   settle, and, in `Disbursement`, a limit on PENDING.
-- `LEAN_JOURNEY`: the identity and eligibility checks in one activity (`ScreeningActivities.screen_applicant`), and
-  the payment partner's search attribute published with the incentive phase's status instead of an upsert of its
-  own when the account is linked.
+- `LEAN_JOURNEY`: the identity and eligibility checks in one activity (`ScreeningActivities.screen_applicant`); the
+  payment partner's search attribute published with the incentive phase's status instead of an upsert of its own
+  when the account is linked; and, for journeys drawn in a wave with a `WaveCalendar`, no timer of the journey's own
+  for the first-purchase deadline or the programme's close: the calendar tells the journeys that need it (a
+  purchase after the close is refused by the journey's clock, as one after the deadline already was).
 """
 
 from temporalio import workflow

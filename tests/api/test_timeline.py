@@ -200,7 +200,8 @@ async def test_a_journey_revoked_at_the_purchase_deadline(fast_money):
     money = fast_money
     made = remembering(money.live)
     [idle] = await money.shop.awarded(1)
-    await money.live.wait_me(idle.token, "REVOKED")
+    # The wave's calendar tells it of the deadline a grace after (activities/draw.py: at least 5 s of real time).
+    await money.live.wait_me(idle.token, "REVOKED", timeout=20)
 
     lapsed = await timeline(money.live, idle.registration_id, idle.token, idle.nik, made[0].kk_number)
 

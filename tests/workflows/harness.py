@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from activities.draw import DrawActivities
 from adapters.factory import Adapters
-from core.contracts import Applicant, StartJourneyInput, WaveDrawInput, draw_id, journey_id
+from core.contracts import Applicant, StartJourneyInput, WaveDrawInput, draw_id, journey_id, wave_calendar_id
 from core.domain import WaveStatus
 from core.security import kk_hash, nik_hash, token_hash
 from core.settings import Settings
@@ -158,6 +158,8 @@ class Harness:
             task_queue=self.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
+        # The draw starts the wave's calendar (a year of programme time): stop_all ends it with the test.
+        self.started.append(self.client.get_workflow_handle(wave_calendar_id(wave_id)))
         async with asyncio.timeout(30):
             while True:
                 async with self.sessions() as session:

@@ -11,13 +11,15 @@ from datetime import timedelta
 from sqlalchemy import select
 from temporalio.worker import Worker
 
+from activities.calendar import CalendarActivities
 from activities.draw import DrawActivities
 from benchmarks.pool import PROVINCE_QUOTAS, PROVINCES, seed_drawing_wave, seed_pool
-from core.contracts import DrawSummary, WaveDrawInput, draw_id
+from core.contracts import DrawSummary, WaveDrawInput, draw_id, wave_calendar_id
 from core.domain import JourneyStatus, WaveStatus
 from core.selection import draw
 from db.models import Beneficiary, Wave, WaveEntry
 from services import profiles
+from workflows.calendar import WaveCalendar
 from workflows.draw import WaveDraw
 
 POOL, QUOTA = 10_000, 3_000
@@ -29,10 +31,10 @@ async def run_draw(client, sessions, wave_id: str, seed: str, **options: int) ->
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[WaveDraw],
-        activities=[activities.select_winners, activities.notify_batch],
+        workflows=[WaveDraw, WaveCalendar],  # the draw starts the wave's calendar on its own queue
+        activities=[activities.select_winners, activities.notify_batch, CalendarActivities(sessions).tell_journeys],
     ):
-        return await client.execute_workflow(
+        summary = await client.execute_workflow(
             WaveDraw.run,
             WaveDrawInput(wave_id=wave_id, seed=seed, **options),
             id=draw_id(wave_id),
@@ -42,6 +44,10 @@ async def run_draw(client, sessions, wave_id: str, seed: str, **options: int) ->
             # run in workflow time so a broken draw fails this test instead of spinning.
             execution_timeout=timedelta(hours=1),
         )
+        # The calendar would sleep for a programme year: on the time-skipping server a workflow left behind
+        # without its worker would stop time from skipping for every later test.
+        await client.get_workflow_handle(wave_calendar_id(wave_id)).terminate("test finished")
+    return summary
 
 
 async def test_draw_of_ten_thousand_respects_quotas_and_is_rederivable(ts_env, sessions):
