@@ -8,7 +8,8 @@ a deliberate break no running payment can meet, with `RECORD_HISTORIES=1 pytest 
 first payment of a journey (notify_parent: it signals its parent's holds) retried from hold, settled after its
 journey's revocation cancelled it, and paid by callback (recorded by tests/workflows/test_replay_full.py).
 `*_3a7428c`: the payment paths again, recorded with the code of commit 3a7428c (the `one-activity-payments` release:
-a `Disbursement` only when the one-activity payment's answer was not definitive, resuming from the ledger).
+a `Disbursement` only when the one-activity payment's answer was not definitive, resuming from the ledger), and
+`*_a40ca77` with the code of the `lean-journey` release (commit a40ca77).
 """
 
 import asyncio
@@ -39,7 +40,8 @@ PATHS = {
     "journey_child_settled_after_revocation",
     "journey_child_paid_by_callback",
 } | {
-    f"{name}_3a7428c"  # the one-activity-payments release (commit 3a7428c)
+    f"{name}_{release}"  # the one-activity-payments (commit 3a7428c) and lean-journey (a40ca77) releases
+    for release in ("3a7428c", "a40ca77")
     for name in (
         "retried_from_hold",
         "cancelled_on_hold",

@@ -17,22 +17,26 @@ of commit 0089b57, before the payment path was redesigned (test_replay_full.py):
 hold, a revocation while a payment is pending at the partner, and a journey paid by partner callbacks.
 `*_3a7428c.json`: every journey path again, recorded with the code of commit 3a7428c (the release whose journeys
 carry the `one-activity-payments` patch: payments in one activity), so journeys started under it keep replaying
-through the changes after it.
+through the changes after it. `*_a40ca77.json`: every path again with the code of commit a40ca77 (the `lean-journey`
+release: one screening activity, the wave's calendar), and a `WaveCalendar` that told its wave of the deadline.
 """
 
 from pathlib import Path
 
 import pytest
 
-from core.contracts import draw_id
+from core.contracts import draw_id, wave_calendar_id
 from tests.replay import RECORDING, Histories
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Person
 from workflows.assessment import CourseAssessment
+from workflows.calendar import WaveCalendar
 from workflows.draw import WaveDraw
 from workflows.journey import BeneficiaryJourney
 
-JOURNEYS = Histories(Path(__file__).parent / "histories", [BeneficiaryJourney, WaveDraw, CourseAssessment])
+JOURNEYS = Histories(
+    Path(__file__).parent / "histories", [BeneficiaryJourney, WaveDraw, WaveCalendar, CourseAssessment]
+)
 HISTORIES, save = JOURNEYS.folder, JOURNEYS.save  # the recorders in test_replay_full.py write here too
 
 
@@ -70,6 +74,21 @@ def test_every_workflow_and_path_has_a_history():
             "journey_revoked_during_a_payment",
             "journey_async_partner_callbacks",
         )
+    } | {
+        f"{name}_a40ca77"  # the lean-journey release (commit a40ca77)
+        for name in (
+            "journey_rejected",
+            "journey_ineligible",
+            "journey_revoked_while_waiting",
+            "journey_purchase_deadline_missed",
+            "journey_completed",
+            "journey_life_event_during_incentives",
+            "journey_hold_then_support_retry",
+            "journey_revoked_during_a_payment",
+            "journey_async_partner_callbacks",
+            "wave_draw",
+            "wave_calendar",
+        )
     }
 
 
@@ -93,3 +112,4 @@ async def test_record_histories(harness):
     await save(waiting, "journey_revoked_while_waiting")
     await save(awarded, "journey_purchase_deadline_missed")
     await save(harness.client.get_workflow_handle(draw_id(wave_id)), "wave_draw")
+    await save(harness.client.get_workflow_handle(wave_calendar_id(wave_id)), "wave_calendar")  # told the deadline
