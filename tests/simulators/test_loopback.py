@@ -64,17 +64,19 @@ def world() -> SimWorld:
 
 
 async def test_adapters_over_a_real_socket(world):
-    async with serving(create_app(world)) as url, httpx.AsyncClient(timeout=0.3) as http:
+    # A read timeout a loaded machine's ordinary calls meet (0.3 s did not, under a parallel suite), far below the
+    # delay of the partner that times out.
+    async with serving(create_app(world)) as url, httpx.AsyncClient(timeout=2.0) as http:
         settings = adapter_settings(AdapterMode.HTTP).model_copy(update={"partner_base_url": url})
         adapters = build_adapters(settings, http=http)
         assert (await adapters.civil_registry.verify(NIK, KK, "SITI NURHALIZA", BORN)).name_dob_match
 
-        world.add_fault("payment", "timeout", ms=1500)
+        world.add_fault("payment", "timeout", ms=10_000)
         request = DisburseRequest(idempotency_key="k-7", account_number="0811", nik=NIK, amount=600_000)
         started = time.perf_counter()
         with pytest.raises(PartnerTimeout):
             await adapters.payments.disburse("ew-linkaja", request)
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 6.0  # the client's timeout, not the partner's 10 s
         world.clear_faults()
         settled = await adapters.payments.status("ew-linkaja", "k-7")
         assert settled is not None and settled.status is DisbursementStatus.SUCCEEDED
