@@ -62,34 +62,24 @@ def test_every_workflow_and_path_has_a_history():
         "journey_revoked_during_a_payment",
         "journey_async_partner_callbacks",
     } | {
-        f"{name}_3a7428c"  # the one-activity-payments release (commit 3a7428c)
-        for name in (
-            "journey_rejected",
-            "journey_ineligible",
-            "journey_revoked_while_waiting",
-            "journey_purchase_deadline_missed",
-            "journey_completed",
-            "journey_life_event_during_incentives",
-            "journey_hold_then_support_retry",
-            "journey_revoked_during_a_payment",
-            "journey_async_partner_callbacks",
-        )
-    } | {
-        f"{name}_a40ca77"  # the lean-journey release (commit a40ca77)
-        for name in (
-            "journey_rejected",
-            "journey_ineligible",
-            "journey_revoked_while_waiting",
-            "journey_purchase_deadline_missed",
-            "journey_completed",
-            "journey_life_event_during_incentives",
-            "journey_hold_then_support_retry",
-            "journey_revoked_during_a_payment",
-            "journey_async_partner_callbacks",
-            "wave_draw",
-            "wave_calendar",
-        )
-    }
+        f"{name}_{release}"  # each release's own: one-activity-payments (3a7428c), lean-journey (a40ca77)
+        for release in ("3a7428c", "a40ca77")
+        for name in JOURNEY_PATHS
+    } | {"wave_draw_a40ca77", "wave_calendar_a40ca77"}
+
+
+# Every journey path, recorded again for each release that changed the journey's running logic.
+JOURNEY_PATHS = (
+    "journey_rejected",
+    "journey_ineligible",
+    "journey_revoked_while_waiting",
+    "journey_purchase_deadline_missed",
+    "journey_completed",
+    "journey_life_event_during_incentives",
+    "journey_hold_then_support_retry",
+    "journey_revoked_during_a_payment",
+    "journey_async_partner_callbacks",
+)
 
 
 @pytest.mark.skipif(not RECORDING, reason="set RECORD_HISTORIES=1 to re-record the replay fixtures")
