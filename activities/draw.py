@@ -12,6 +12,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.contracts import (
+    AwardResult,
     DrawResultSignal,
     DrawSummary,
     NotifyBatchInput,
@@ -24,6 +25,7 @@ from core.contracts import (
 from core.domain import JourneyStatus, WaveStatus
 from core.selection import draw
 from core.terms import ProgrammeTerms
+from db import projection
 from db.models import Beneficiary, Wave, WaveEntry
 from workflows.calendar import WaveCalendar
 from workflows.journey import BeneficiaryJourney
@@ -106,8 +108,11 @@ class DrawActivities:
             ).all()
         terms = await self.terms_for(wave.profile)
         await self._start_calendar(input.wave_id, terms)
+        awards = await self._award(input.wave_id, [r for r, selected in entries if selected], terms)
         gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-        outcomes = await asyncio.gather(*(self._signal(gate, input.wave_id, r, s, terms) for r, s in entries))
+        outcomes = await asyncio.gather(
+            *(self._signal(gate, input.wave_id, r, s, terms, awards.get(r)) for r, s in entries)
+        )
         async with self.sessions.begin() as session:
             if entries:
                 await session.execute(
@@ -131,6 +136,20 @@ class DrawActivities:
             missing=len(entries) - sum(outcomes),
             next_cursor=None if done else entries[-1][0],
         )
+
+    async def _award(self, wave_id: str, winners: list[str], terms: ProgrammeTerms) -> dict[str, AwardResult]:
+        """The batch's winners get their cards and balances in one write, before they hear of the draw (their journeys
+        then need no award activity); one revoked meanwhile gets none. A retry finds the cards it wrote."""
+        awards = {}
+        async with self.sessions.begin() as session:
+            for registration_id in winners:
+                # Held from here to the commit: a revocation at the same moment books this award back, or comes first.
+                beneficiary = await projection.update_unless_revoked(session, registration_id, in_pool=False)
+                if beneficiary is None:
+                    continue
+                card = beneficiary.prakerja_number or await projection.award(session, beneficiary, wave_id, terms)
+                awards[registration_id] = AwardResult(prakerja_number=card, balance=beneficiary.balance or 0)
+        return awards
 
     @staticmethod
     async def _start_calendar(wave_id: str, terms: ProgrammeTerms) -> None:
@@ -163,9 +182,10 @@ class DrawActivities:
         registration_id: str,
         selected: bool,
         terms: ProgrammeTerms,
+        award: AwardResult | None,
     ) -> bool:
         signal = DrawResultSignal(
-            wave_id=wave_id, selected=selected, terms=terms if selected else None, calendar=selected
+            wave_id=wave_id, selected=selected, terms=terms if selected else None, calendar=selected, award=award
         )
         async with gate:
             try:

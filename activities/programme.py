@@ -1,17 +1,16 @@
 """Programme money and status moves that are not payments: award the card, revoke it."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from adapters.marketplace import Marketplace
-from core.cards import new_card_number
 from core.contracts import AwardInput, AwardResult, RevokeInput, RevokeResult
-from core.domain import BalanceEntryKind, JourneyStatus, LifeEvent, PartnerKind, PaymentStatus, PurchaseStatus, Reason
+from core.domain import JourneyStatus, LifeEvent, PartnerKind, PaymentStatus, PurchaseStatus, Reason
 from db import projection
-from db.models import BalanceEntry, Clawback, NikBlacklist, Partner, Payment, Purchase
+from db.models import Beneficiary, Clawback, NikBlacklist, Partner, Payment, Purchase
 
 
 class ProgrammeActivities:
@@ -34,29 +33,25 @@ class ProgrammeActivities:
             beneficiary = await projection.get(session, input.registration_id)
             if beneficiary is None:
                 raise ApplicationError("no such registration", type="InvalidInput", non_retryable=True)
-            if beneficiary.prakerja_number is None:
-                beneficiary.prakerja_number = new_card_number()
-                session.add(
-                    BalanceEntry(
-                        registration_id=input.registration_id,
-                        kind=BalanceEntryKind.AWARD,
-                        amount=input.terms.training_balance,
-                        reference=input.wave_id,
-                    )
-                )
-                beneficiary.status = JourneyStatus.AWARDED
-                beneficiary.balance = input.terms.training_balance
-                beneficiary.wave_id = input.wave_id
-                beneficiary.in_pool = False
-                beneficiary.profile = input.terms.profile
-                await projection.remember(session, beneficiary, "terms", input.terms.model_dump(mode="json"))
+            card = beneficiary.prakerja_number or await projection.award(
+                session, beneficiary, input.wave_id, input.terms
+            )
             await session.flush()
-            return AwardResult(prakerja_number=beneficiary.prakerja_number, balance=beneficiary.balance or 0)
+            return AwardResult(prakerja_number=card, balance=beneficiary.balance or 0)
 
     @activity.defn
     async def revoke(self, input: RevokeInput) -> RevokeResult:
         """Blacklist the NIK, return unused balance, stop unpaid payments, record a clawback, tell marketplaces."""
         async with self.sessions.begin() as session:
+            # Hold the row first (PostgreSQL's row lock, SQLite's write lock): a draw awarding the card at the same
+            # moment then either lands before this reads the balance (and it goes back too) or sees REVOKED.
+            await session.execute(
+                update(Beneficiary).where(Beneficiary.registration_id == input.registration_id).values(in_pool=False)
+            )
+            # The card the draw wrote, when the journey was revoked before it heard of its award.
+            card = input.prakerja_number or await session.scalar(
+                select(Beneficiary.prakerja_number).where(Beneficiary.registration_id == input.registration_id)
+            )
             if await session.get(NikBlacklist, input.nik_hash) is None:
                 session.add(
                     NikBlacklist(
@@ -75,9 +70,9 @@ class ProgrammeActivities:
                 await session.scalars(select(Partner.client_code).where(Partner.kind == PartnerKind.MARKETPLACE))
             )
         told = _told_to_marketplaces(input.reasons[0])
-        if input.prakerja_number:
+        if card:
             for client_code in marketplaces:
-                await self.marketplace.card_blocked(client_code, input.prakerja_number, told)
+                await self.marketplace.card_blocked(client_code, card, told)
         for purchase_ref, client_code in voided:
             await self.marketplace.purchase_voided(client_code, purchase_ref, told)
         return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback)

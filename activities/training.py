@@ -53,6 +53,8 @@ class TrainingActivities:
                 b.balance = balance
                 if b.status == JourneyStatus.AWARDED:
                     b.status = JourneyStatus.TRAINING
+                if input.surveys_at_completion and not (b.detail or {}).get(projection.SURVEYS_AT_COMPLETION):
+                    await projection.remember(session, b, projection.SURVEYS_AT_COMPLETION, True)
         return PurchaseResult(purchase_ref=p.purchase_ref, price=p.price, balance_remaining=balance)
 
     @activity.defn

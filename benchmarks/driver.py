@@ -1,5 +1,6 @@
 """One beneficiary driven from the award to COMPLETED, as the API and partners would drive it: a purchase and
-an e-wallet link (updates), a completion, a review and the 3 surveys (signals), each by method reference."""
+an e-wallet link (updates), a review and the 3 surveys (signals), each by method reference, and the completion
+through the service the API runs for it (the ledger row, the survey windows, the signal)."""
 
 import asyncio
 import time
@@ -10,19 +11,20 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from core.contracts import (
-    CompletionSignal,
     JourneyResult,
     LinkAccountUpdate,
     PurchaseUpdate,
     ReviewSignal,
     SurveySignal,
 )
+from core.domain import PartnerKind
 from core.problems import ProblemCode
 from db.models import Beneficiary
+from services.purchases import Complete, execute_completion, plan_completion
 from tests.workflows.harness import order
 from workflows.journey import BeneficiaryJourney
 
@@ -60,7 +62,9 @@ class Stats:
     survey_lag: list[float] = field(default_factory=list)  # seconds from a window opening to our signal
 
 
-async def drive(projection: Projection, handle: WorkflowHandle, account: str, stats: Stats, drawn: float) -> str:
+async def drive(
+    client: Client, projection: Projection, handle: WorkflowHandle, account: str, stats: Stats, drawn: float
+) -> str:
     """One beneficiary from the award to COMPLETED; returns the journey's final status (and reasons)."""
 
     def mark(step: str) -> None:
@@ -72,11 +76,7 @@ async def drive(projection: Projection, handle: WorkflowHandle, account: str, st
     ref = f"P-{rid}"
     await purchase(handle, ref, stats)
     mark("purchased")
-    now = datetime.now(UTC)
-    await handle.signal(
-        BeneficiaryJourney.completion,
-        CompletionSignal(purchase_ref=ref, certificate_number="C-" + rid, completed_at=now),
-    )
+    await complete(client, projection.sessions, ref, "C-" + rid)
     await handle.signal(BeneficiaryJourney.review, ReviewSignal(purchase_ref=ref, rating=5))
     link = LinkAccountUpdate(partner_client_code="EWALLET", account_number=account)
     linked = await handle.execute_update(BeneficiaryJourney.link_payment_account, link, id=f"link-{rid}")
@@ -89,6 +89,18 @@ async def drive(projection: Projection, handle: WorkflowHandle, account: str, st
     mark("completed")
     assert isinstance(result, JourneyResult)
     return f"{result.status}{':' + ','.join(result.reasons) if result.reasons else ''}"
+
+
+async def complete(
+    client: Client, sessions: async_sessionmaker[AsyncSession], ref: str, certificate_number: str
+) -> None:
+    """The marketplace reports the training completed, through the service the API runs for it: the ledger row, the
+    survey windows with the first completion, and the journey's signal."""
+    cmd = Complete(
+        ref, certificate_number, datetime.now(UTC), order(ref)["marketplace_client_code"], PartnerKind.MARKETPLACE
+    )
+    async with sessions() as session:
+        await execute_completion(session, client, await plan_completion(session, cmd), cmd)
 
 
 async def purchase(handle: WorkflowHandle, ref: str, stats: Stats) -> None:

@@ -106,7 +106,7 @@ async def run_journeys(
         drawn = time.perf_counter()
         phases["drawn (1 wave, N signals)"] = drawn - began
         outcomes = await asyncio.gather(
-            *(drive(projection, h, a, stats, drawn) for h, a in zip(handles, accounts, strict=True)),
+            *(drive(client, projection, h, a, stats, drawn) for h, a in zip(handles, accounts, strict=True)),
             return_exceptions=True,
         )
         phases["all COMPLETED"] = time.perf_counter() - began

@@ -88,10 +88,18 @@ class ScreeningResult(BaseModel):
     eligibility: EligibilityResult | None = None  # not checked when the identity failed
 
 
+class AwardResult(BaseModel):
+    prakerja_number: str
+    balance: int
+
+
 class DrawResultSignal(BaseModel):
     wave_id: str
     selected: bool
     terms: ProgrammeTerms | None = None
+    # The card the draw awarded a winner (journeys since the written-ahead release use it instead of an award
+    # activity); None from older draws.
+    award: AwardResult | None = None
     # The wave's `WaveCalendar` runs: it tells the journeys that need it of the purchase deadline and the programme's
     # close, so those need no timer of their own (journeys since the lean-journey patch).
     calendar: bool = False
@@ -125,11 +133,6 @@ class AwardInput(BaseModel):
     registration_id: str
     wave_id: str
     terms: ProgrammeTerms
-
-
-class AwardResult(BaseModel):
-    prakerja_number: str
-    balance: int
 
 
 class RevokeSignal(BaseModel):
@@ -203,6 +206,9 @@ class PurchaseResult(BaseModel):
 class RecordPurchaseInput(BaseModel):
     registration_id: str
     purchase: PurchaseUpdate
+    # The journey takes its survey windows from the API, which records them with the first completion (journeys since
+    # the written-ahead release): the purchase marks the beneficiary's row so, before any completion can come.
+    surveys_at_completion: bool = False
 
 
 class CancelPurchaseUpdate(BaseModel):
@@ -221,6 +227,9 @@ class CompletionSignal(BaseModel):
     purchase_ref: str
     certificate_number: str
     completed_at: datetime
+    # When the survey windows open, as the API recorded them with the beneficiary's first completion (journeys that
+    # asked for it with a purchase, `RecordPurchaseInput.surveys_at_completion`); None from older senders and others.
+    surveys_from: datetime | None = None
 
 
 class ReviewSignal(BaseModel):
@@ -239,6 +248,17 @@ class SurveyWindow(BaseModel):
     survey_no: int
     opens_at: datetime
     closes_at: datetime
+
+
+def survey_windows(terms: ProgrammeTerms, first_completion_at: datetime) -> list[SurveyWindow]:
+    """The programme's survey windows, counted from the first completed training (the API and the journey both
+    count them so: the same anchor gives the same windows)."""
+    windows = []
+    for k, offset in enumerate(terms.survey_offsets_days[: terms.survey_count], start=1):
+        opens = first_completion_at + terms.days(offset)
+        closes = opens + terms.days(terms.survey_window_days)
+        windows.append(SurveyWindow(survey_no=k, opens_at=opens, closes_at=closes))
+    return windows
 
 
 class ScheduleSurveysInput(BaseModel):

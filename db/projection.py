@@ -1,13 +1,23 @@
 """Writes to the beneficiary projection, made by the activity that caused the change."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.cards import new_card_number
+from core.contracts import survey_windows
 from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
+from core.terms import ProgrammeTerms
 from db.models import BalanceEntry, Beneficiary, Purchase
 from db.session import rows_matched
+
+# Keys of `Beneficiary.detail` the survey windows live under: the windows the API checks answers against, whether
+# the API records them with the first completion (set by the purchases of journeys that ask for it), their anchor.
+SURVEYS = "surveys"
+SURVEYS_AT_COMPLETION = "surveys_at_completion"
+SURVEYS_FROM = "surveys_from"
 
 
 async def set_status(
@@ -44,9 +54,59 @@ async def update_unless_revoked(session: AsyncSession, registration_id: str, **v
     return await session.get(Beneficiary, registration_id, populate_existing=True)
 
 
+async def award(session: AsyncSession, beneficiary: Beneficiary, wave_id: str, terms: ProgrammeTerms) -> str:
+    """Issue the card and credit the training balance, on a row that has no card yet and that the caller holds for
+    this write (a collision of card numbers fails the write: try again); the card's number."""
+    beneficiary.prakerja_number = card = new_card_number()
+    session.add(
+        BalanceEntry(
+            registration_id=beneficiary.registration_id,
+            kind=BalanceEntryKind.AWARD,
+            amount=terms.training_balance,
+            reference=wave_id,
+        )
+    )
+    beneficiary.status = JourneyStatus.AWARDED
+    beneficiary.balance = terms.training_balance
+    beneficiary.wave_id = wave_id
+    beneficiary.in_pool = False
+    beneficiary.profile = terms.profile
+    await remember(session, beneficiary, "terms", terms.model_dump(mode="json"))
+    return card
+
+
 async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, value: Any) -> None:
     """Record an activity's outcome on the row so a retried activity returns it instead of redoing it."""
     beneficiary.detail = {**(beneficiary.detail or {}), key: value}
+
+
+async def open_surveys_at_completion(session: AsyncSession, registration_id: str, now: datetime) -> datetime | None:
+    """With the beneficiary's first completed training, record its survey windows, counted from `now`, and move it
+    to INCENTIVES, for a journey that asked for it with its purchase (the journey then publishes nothing). Returns the
+    windows' anchor (the first completion's, on every later call), or None for a journey that publishes its own.
+    Call it in the write that completed the purchase: that write holds the database (SQLite), and the row is locked
+    here (PostgreSQL), so two completions at once record one anchor."""
+    beneficiary = await session.scalar(
+        select(Beneficiary)
+        .where(Beneficiary.registration_id == registration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if beneficiary is None or not (detail := beneficiary.detail or {}).get(SURVEYS_AT_COMPLETION):
+        return None
+    if (anchor := detail.get(SURVEYS_FROM)) is not None:
+        return datetime.fromisoformat(anchor)
+    if SURVEYS in detail:
+        return None  # published by the journey (a completion reached it without the anchor)
+    windows = survey_windows(ProgrammeTerms.model_validate(detail["terms"]), now)
+    beneficiary.detail = {
+        **detail,
+        SURVEYS_FROM: now.isoformat(),
+        SURVEYS: [{**w.model_dump(mode="json"), "submitted_at": None} for w in windows],
+    }
+    if beneficiary.status in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
+        beneficiary.status = JourneyStatus.INCENTIVES
+    return now
 
 
 async def balance_of(session: AsyncSession, registration_id: str) -> int:

@@ -8,7 +8,7 @@ tells the journey.
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from temporalio.client import Client
 from core.contracts import CancelPurchaseResult, CancelPurchaseUpdate, CompletionSignal, PurchaseResult, PurchaseUpdate
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
 from core.problems import ProblemCode
+from db import projection
 from db.models import Beneficiary, Course, Purchase
 from services import journey_calls
 from services.assessments import on_sale
@@ -166,9 +167,12 @@ async def execute_completion(session: AsyncSession, client: Client, purchase: Pu
     beneficiary = await session.get(Beneficiary, purchase.registration_id)
     if not repeat and beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
         raise Refused(409, ProblemCode.REVOKED, "The card is revoked.")
-    await _mark_completed(session, cmd)
+    surveys_from = await _mark_completed(session, cmd, purchase.registration_id)
     signal = CompletionSignal(
-        purchase_ref=cmd.purchase_ref, certificate_number=cmd.certificate_number, completed_at=cmd.completed_at
+        purchase_ref=cmd.purchase_ref,
+        certificate_number=cmd.certificate_number,
+        completed_at=cmd.completed_at,
+        surveys_from=surveys_from,
     )
     try:
         # Sent on repeats too: the journey applies it once per purchase_ref, and a lost first signal is healed.
@@ -179,7 +183,9 @@ async def execute_completion(session: AsyncSession, client: Client, purchase: Pu
             raise
 
 
-async def _mark_completed(session: AsyncSession, cmd: Complete) -> None:
+async def _mark_completed(session: AsyncSession, cmd: Complete, registration_id: str) -> datetime | None:
+    """Complete the purchase and, with the beneficiary's first completion, record its survey windows (for journeys
+    that take them from here); the windows' anchor for the journey's signal, or None."""
     await session.execute(
         update(Purchase)
         .where(Purchase.purchase_ref == cmd.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)
@@ -187,8 +193,11 @@ async def _mark_completed(session: AsyncSession, cmd: Complete) -> None:
             status=PurchaseStatus.COMPLETED, certificate_number=cmd.certificate_number, completed_at=cmd.completed_at
         )
     )
-    await session.commit()
-    # A cancellation may have landed between the caller's read and this write: then nothing was completed.
+    # In the same write: a cancellation may have landed between the caller's read and it, then nothing was completed.
     now = await session.scalar(select(Purchase.status).where(Purchase.purchase_ref == cmd.purchase_ref))
     if now == PurchaseStatus.CANCELLED:
+        await session.rollback()
         raise Refused(409, ProblemCode.PURCHASE_CANCELLED, "The purchase was cancelled.")
+    surveys_from = await projection.open_surveys_at_completion(session, registration_id, datetime.now(UTC))
+    await session.commit()
+    return surveys_from

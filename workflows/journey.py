@@ -31,13 +31,18 @@ with workflow.unsafe.imports_passed_through():
         StartJourneyInput,
         SurveyWindow,
         VerifyIdentityInput,
+        survey_windows,
     )
     from core.domain import JourneyStatus, Reason
     from core.terms import ProgrammeTerms
     from workflows.journey_money import MoneyHandlers
     from workflows.journey_training import TrainingHandlers
     from workflows.options import DATABASE_CALL, PARTNER_CALL, SCREENING_CALL
-    from workflows.versions import since_lean_journey, since_one_activity_payments
+    from workflows.versions import (
+        since_lean_journey,
+        since_one_activity_payments,
+        since_written_ahead,
+    )
 
 
 @workflow.defn
@@ -127,11 +132,13 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
     async def _award(self) -> None:
         assert self.terms is not None and self.wave_id is not None
-        award = await self._step(
-            ProgrammeActivities.award,
-            AwardInput(registration_id=self.input.registration_id, wave_id=self.wave_id, terms=self.terms),
-            **DATABASE_CALL,
-        )
+        award = self.drawn_award  # written by the draw (journeys since WRITTEN_AHEAD), or by an activity of ours
+        if award is None:
+            award = await self._step(
+                ProgrammeActivities.award,
+                AwardInput(registration_id=self.input.registration_id, wave_id=self.wave_id, terms=self.terms),
+                **DATABASE_CALL,
+            )
         self.prakerja_number = award.prakerja_number
         self.balance = award.balance
         self._set_status(JourneyStatus.AWARDED)
@@ -260,22 +267,26 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         self.balance = 0
 
     async def _start_incentive_phase(self, terms: ProgrammeTerms) -> None:
-        first_completion_at = self.training.first_completion_at
-        assert first_completion_at is not None
-        windows = []
-        for k, offset in enumerate(terms.survey_offsets_days[: terms.survey_count], start=1):
-            opens = first_completion_at + terms.days(offset)
-            windows.append(
-                SurveyWindow(survey_no=k, opens_at=opens, closes_at=opens + terms.days(terms.survey_window_days))
+        anchor = self.training.surveys_from
+        if anchor is not None and since_written_ahead():
+            # The API recorded these windows with the first completion, counted from `anchor`: nothing to publish.
+            self._open_surveys(survey_windows(terms, anchor))
+        else:
+            first_completion_at = self.training.first_completion_at
+            assert first_completion_at is not None
+            windows = survey_windows(terms, first_completion_at)
+            self._open_surveys(windows)
+            await self._step(
+                SurveyActivities.schedule_surveys,
+                ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
+                **DATABASE_CALL,
             )
-        self.surveys.windows = windows
-        await self._step(
-            SurveyActivities.schedule_surveys,
-            ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
-            **DATABASE_CALL,
-        )
         self._set_status(JourneyStatus.INCENTIVES)
         self._stop_if_revoked()
+
+    def _open_surveys(self, windows: list[SurveyWindow]) -> None:
+        for survey_no in self.surveys.open(windows):  # answers that came before the windows and do not fit them
+            self.ignored_signals.append(f"survey:{survey_no}")
 
     async def _revoke(self, reasons: list[str]) -> JourneyResult:
         async with self.money_lock:
@@ -311,6 +322,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         if signal.selected and signal.terms is not None:
             self.terms = signal.terms
             self.calendar = signal.calendar
+            if signal.award is not None and since_written_ahead():
+                self.drawn_award = signal.award
         elif self.status in (JourneyStatus.WAITING_FOR_WAVE, JourneyStatus.NOT_SELECTED):
             self._set_status(JourneyStatus.NOT_SELECTED)
 

@@ -10,6 +10,7 @@ from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
+        AwardResult,
         LinkAccountUpdate,
         RevokeSignal,
         StartJourneyInput,
@@ -67,6 +68,7 @@ class JourneyBase:
         self.deadline_told = False
         self.close_told = False
         self.closes_at: datetime | None = None  # pinned at the award, for journeys on a wave calendar
+        self.drawn_award: AwardResult | None = None  # the card the draw wrote (journeys since WRITTEN_AHEAD)
 
     def _on_calendar(self) -> bool:
         """The deadline and the close come from the wave's calendar, not from timers of the journey's own."""

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from core.problems import ProblemCode
     from workflows.journey_base import SPENDING, JourneyBase, refuse
     from workflows.options import DATABASE_CALL
+    from workflows.versions import since_written_ahead
 
 
 # How long a purchase waits inside the journey for an award being written (its card is already in the ledger).
@@ -50,7 +51,11 @@ class TrainingHandlers(JourneyBase):
                 try:
                     await workflow.execute_activity_method(
                         TrainingActivities.record_purchase,
-                        RecordPurchaseInput(registration_id=self.input.registration_id, purchase=update),
+                        RecordPurchaseInput(
+                            registration_id=self.input.registration_id,
+                            purchase=update,
+                            surveys_at_completion=since_written_ahead(),
+                        ),
                         **DATABASE_CALL,
                     )
                 except ActivityError:
@@ -93,7 +98,9 @@ class TrainingHandlers(JourneyBase):
         return self.prakerja_number is not None
 
     def _award_in_progress(self) -> bool:
-        """Selected in a draw (the award activity writes the card) but the award's result has not landed yet."""
+        """Selected in a draw (the award activity writes the card) but the award's result has not landed yet. (A card
+        the draw wrote before its signal reached this journey is refused NOT_AWARDED until the signal lands: the API
+        retries that gap for a moment, `services.purchases.AWARD_GAP_RETRIES`.)"""
         return (
             self.terms is not None and self.prakerja_number is None and self.revocation is None and not self.finishing
         )
@@ -133,7 +140,8 @@ class TrainingHandlers(JourneyBase):
     @workflow.signal
     def completion(self, signal: CompletionSignal) -> None:
         """A partner reports a completed training; only the first completion unlocks incentives."""
-        if (ignored := self.training.complete(signal.purchase_ref, workflow.now())) is not None:
+        ignored = self.training.complete(signal.purchase_ref, workflow.now(), signal.surveys_from)
+        if ignored is not None:
             self.ignored_signals.append(ignored)
 
     @workflow.signal

@@ -12,9 +12,26 @@ class SurveySchedule:
     windows: list[SurveyWindow] = field(default_factory=list)
     submitted: set[int] = field(default_factory=set)
     expired: set[int] = field(default_factory=set)  # closed unanswered: nothing to pay
+    # Answers that arrived before the windows did (the API records the windows with the first completion, and its
+    # signal may reach the journey after the beneficiary answered): judged once the windows are known.
+    early: dict[int, datetime] = field(default_factory=dict)
+    known: bool = False  # the windows are set (given, or by `open()`)
+
+    def __post_init__(self) -> None:
+        self.known = self.known or bool(self.windows)
+
+    def open(self, windows: list[SurveyWindow]) -> list[int]:
+        """The windows are known: count the answers that came before them; the surveys of those that do not fit."""
+        self.windows, self.known = windows, True
+        early, self.early = self.early, {}
+        return [no for no, at in early.items() if not self.submit(no, at)]
 
     def submit(self, survey_no: int, submitted_at: datetime) -> bool:
-        """Count answers accepted inside their window (the API's clock); False for any other survey or time."""
+        """Count answers accepted inside their window (the API's clock); False for any other survey or time.
+        Before the windows are known, an answer is kept for `open()` to judge (True)."""
+        if not self.known:
+            self.early.setdefault(survey_no, submitted_at)
+            return True
         window = next((w for w in self.windows if w.survey_no == survey_no), None)
         if window is None or not (window.opens_at <= submitted_at < window.closes_at):
             return False

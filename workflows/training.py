@@ -18,6 +18,7 @@ class TrainingLedger:
     cancelled: int = 0  # ... less those cancelled
     completed: list[str] = field(default_factory=list)
     first_completion_at: datetime | None = None
+    surveys_from: datetime | None = None  # the survey windows' anchor, as the API recorded it with a completion
     reviewed: set[str] = field(default_factory=set)
     early_reviews: set[str] = field(default_factory=set)  # reviews that arrived before their completion signal
 
@@ -59,8 +60,9 @@ class TrainingLedger:
         """Purchases neither completed nor cancelled (a revocation voids these)."""
         return [ref for ref, s in self.status.items() if s == PurchaseStatus.PURCHASED]
 
-    def complete(self, purchase_ref: str, at: datetime) -> str | None:
-        """Apply a completion once; the reason it was ignored (for `ignored_signals`), or None."""
+    def complete(self, purchase_ref: str, at: datetime, surveys_from: datetime | None = None) -> str | None:
+        """Apply a completion once; the reason it was ignored (for `ignored_signals`), or None. `surveys_from`: when
+        the API recorded the survey windows as opening (the same for every completion of the beneficiary)."""
         status = self.status.get(purchase_ref)
         if status != PurchaseStatus.PURCHASED:
             return None if status == PurchaseStatus.COMPLETED else f"completion:{purchase_ref}:{status}"
@@ -70,6 +72,7 @@ class TrainingLedger:
             self.reviewed.add(purchase_ref)
         if self.first_completion_at is None:
             self.first_completion_at = at
+        self.surveys_from = self.surveys_from or surveys_from
         return None
 
     def review(self, purchase_ref: str) -> bool:

@@ -16,16 +16,27 @@ keeps the logic of the release it started under all its life, which the replay f
   when the account is linked; and, for journeys drawn in a wave with a `WaveCalendar`, no timer of the journey's own
   for the first-purchase deadline or the programme's close: the calendar tells the journeys that need it (a
   purchase after the close is refused by the journey's clock, as one after the deadline already was).
+- `WRITTEN_AHEAD`: two writes the journey made by an activity of its own are made ahead of it, by the code that
+  already holds the row. The wave's draw awards its winners' cards (the draw's signal carries the card), so the
+  journey runs no `award` activity; and the API records the survey windows with the beneficiary's first completed
+  training (the journey's first purchase marks the row for it, the completion's signal carries the windows' anchor),
+  so the journey runs no `schedule_surveys`. A signal without them (an older sender) gets the activity as before.
 """
 
 from temporalio import workflow
 
 ONE_ACTIVITY_PAYMENTS = "one-activity-payments"
 LEAN_JOURNEY = "lean-journey"
+WRITTEN_AHEAD = "written-ahead"
+
+
+def since_written_ahead() -> bool:
+    return workflow.patched(WRITTEN_AHEAD)
 
 
 def since_lean_journey() -> bool:
-    return workflow.patched(LEAN_JOURNEY)
+    """True for workflows started under LEAN_JOURNEY or any later release."""
+    return since_written_ahead() or workflow.patched(LEAN_JOURNEY)
 
 
 def since_one_activity_payments() -> bool:

@@ -2,11 +2,14 @@
 through the real app, a dev-server worker and signed partners."""
 
 import asyncio
+from datetime import datetime
 
 import pytest_asyncio
 
 from adapters.marketplace import NotificationKind
-from core.contracts import JourneyResult, journey_id
+from core.contracts import JourneyResult, journey_id, survey_windows
+from core.terms import ProgrammeTerms
+from db.models import Beneficiary
 from tests.api.helpers import assert_problem
 from tests.api.live import live_app
 from tests.api.training import kinds, open_shop, purchases, statuses
@@ -79,6 +82,32 @@ async def test_first_completion_opens_the_incentive_phase_with_survey_windows(sh
     assert [s["survey_no"] for s in me["surveys"]] == [1, 2, 3]
     assert all(s["opens_at"] < s["closes_at"] and s["status"] in ("PENDING", "OPEN") for s in me["surveys"])
     await poll_view(shop, card, "INCENTIVES")  # the journey enters it once the windows above are recorded
+
+
+async def test_racing_first_completions_record_one_set_of_survey_windows_and_the_journey_publishes_none(shop):
+    [card] = await shop.awarded()
+    await bought(shop, card, ("P-1", "C-400"), ("P-2", "C-100"))
+
+    racing = await asyncio.gather(*(shop.complete(ref, by=by) for ref in ("P-1", "P-2") for by in ("MKT-A", "PRV-A")))
+
+    assert statuses(racing) == [200] * 4
+    me = await shop.live.wait_me(card.token, "INCENTIVES")
+    await poll_view(shop, card, "INCENTIVES")
+    async with shop.live.sessions() as s:
+        detail = (await s.get(Beneficiary, card.registration_id)).detail
+    anchor = datetime.fromisoformat(detail["surveys_from"])  # one anchor, whichever completion came first
+    terms = ProgrammeTerms.model_validate(detail["terms"])
+    expected = [w.model_dump(mode="json") for w in survey_windows(terms, anchor)]
+    assert [{k: w[k] for k in ("survey_no", "opens_at", "closes_at")} for w in detail["surveys"]] == expected
+    assert [s["survey_no"] for s in me["surveys"]] == [1, 2, 3]
+    journey = shop.live.temporal.get_workflow_handle(journey_id(card.registration_id))
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in (await journey.fetch_history()).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "schedule_surveys" not in scheduled  # the API recorded the windows: the journey published nothing
+    assert sorted((await shop.view(card)).completed) == ["P-1", "P-2"]
 
 
 async def test_completion_of_a_cancelled_or_unknown_purchase(shop):

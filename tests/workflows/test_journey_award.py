@@ -7,16 +7,21 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.api.sdk.v1 import WorkflowMetadata
 
+from activities.draw import DrawActivities
+from activities.programme import ProgrammeActivities
 from core.cards import is_card_number
-from core.contracts import AwardInput, AwardResult
+from core.contracts import AwardInput, AwardResult, RevokeInput
 from core.domain import JourneyStatus
 from core.temporal import SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
+from core.terms import PROFILES
 from db.models import BalanceEntry, Beneficiary, NikBlacklist, Partner, Wave, WaveEntry
 from db.session import make_sessionmaker
+from simulators.inprocess import SimulatedMarketplace
 from simulators.world import SimWorld
 from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Harness
+from tests.workflows.test_journey_checks import activity_types
 from workers.composition import build_adapters
 from workers.main import build_workers, journey_activities
 from workflows.journey import BeneficiaryJourney
@@ -157,22 +162,41 @@ async def test_draw_is_rederivable_from_its_seed(harness):
     assert draw("audit-me", [(r, p) for r, p, _ in entries], 3) == recorded
 
 
-@pytest_asyncio.fixture
-async def slow_award(dev_env, engine):
-    """A harness whose award activity waits at a gate, so a revocation can arrive while it runs."""
+@pytest_asyncio.fixture(params=["by the draw", "by the journey's award activity"])
+async def slow_award(request, dev_env, engine):
+    """A harness whose award waits at a gate, so a revocation can arrive while it runs: the draw's, after it wrote
+    the cards and before it tells the winners (journeys since the written-ahead release), or the journey's own award
+    activity (older journeys, and those told by an older draw, which sent no card: as here)."""
     settings = settings_for(database_url=engine.url.render_as_string(hide_password=False))
     world, sessions = SimWorld(), make_sessionmaker(engine)
     activities = journey_activities(settings, build_adapters(settings, world=world), sessions)
     real = next(a for a in activities if getattr(a, "__name__", "") == "award")
+    draw = next(a for a in activities if getattr(a, "__name__", "") == "notify_batch").__self__
     started, gate = asyncio.Event(), asyncio.Event()
 
-    @activity.defn(name="award")
-    async def gated_award(input: AwardInput) -> AwardResult:
-        started.set()
-        await gate.wait()
-        return await real(input)
+    if request.param == "by the draw":
+        tell = draw._signal
 
-    activities = [gated_award if a is real else a for a in activities]
+        async def gated_signal(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started.set()  # the batch's cards are written
+            await gate.wait()
+            return await tell(*args, **kwargs)
+
+        draw._signal = gated_signal
+    else:
+
+        async def no_cards(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return {}
+
+        draw._award = no_cards
+
+        @activity.defn(name="award")
+        async def gated_award(input: AwardInput) -> AwardResult:
+            started.set()
+            await gate.wait()
+            return await real(input)
+
+        activities = [gated_award if a is real else a for a in activities]
     [worker] = build_workers(dev_env.client, settings, build_adapters(settings, world=world), sessions, activities)
     harness = Harness(dev_env.client, settings, world, sessions)
     async with worker:
@@ -205,3 +229,62 @@ async def test_a_revocation_during_the_award_lets_it_finish_then_books_its_credi
     assert (b.status, b.balance, b.in_pool) == ("REVOKED", 0, False)
     told = [(n.marketplace_client_code, n.kind, n.prakerja_number) for n in harness.world.notifications]
     assert told == [("MKT-A", "CARD_BLOCKED", b.prakerja_number)]  # the card was known in time to block it
+
+
+async def test_the_draw_writes_its_winners_cards_and_their_journeys_run_no_award_activity(harness):
+    handles = await pooled(harness, 3)
+    wave_id = await harness.open_wave(quota=3)
+    await harness.draw(wave_id)
+    assert await settle(handles) == ["AWARDED"] * 3
+
+    for handle in handles:
+        b = await row(harness, handle)
+        async with harness.sessions() as s:
+            entries = (
+                await s.scalars(select(BalanceEntry).where(BalanceEntry.registration_id == b.registration_id))
+            ).all()
+        assert [(e.kind, e.amount, e.reference) for e in entries] == [("AWARD", 1_000_000, wave_id)]
+        assert is_card_number(b.prakerja_number) and b.detail["terms"]["profile"] == "prakerja-2020"
+        assert "award" not in activity_types((await handle.fetch_history()).events)
+        assert (await handle.query(BeneficiaryJourney.view)).balance == 1_000_000  # the card the draw sent
+
+
+async def test_a_revocation_and_the_draws_award_at_the_same_moment_leave_no_balance_behind(harness):
+    """Each pair runs at once: the revocation books the award back, or comes first and the draw writes no card."""
+    terms = PROFILES["prakerja-2020"]
+    ids = [f"REG-RACE-{i}" for i in range(12)]
+    async with harness.sessions.begin() as s:
+        for rid in ids:
+            s.add(
+                Beneficiary(
+                    registration_id=rid,
+                    nik_hash=f"nik-{rid}",
+                    kk_hash=f"kk-{rid}",
+                    token_hash=f"token-{rid}",
+                    status=JourneyStatus.WAITING_FOR_WAVE,
+                    province="Jawa Barat",
+                    profile=terms.profile,
+                    in_pool=True,
+                )
+            )
+    draw = DrawActivities(harness.sessions, lambda profile: asyncio.sleep(0, terms))
+    programme = ProgrammeActivities(SimulatedMarketplace(harness.world), harness.sessions)
+
+    def revoke(rid: str) -> RevokeInput:
+        return RevokeInput(registration_id=rid, nik_hash=f"nik-{rid}", reasons=["REVOKED_BY_OPERATOR"])
+
+    await asyncio.gather(
+        *(task for rid in ids for task in (draw._award("W-RACE", [rid], terms), programme.revoke(revoke(rid))))
+    )
+
+    async with harness.sessions() as s:
+        rows = {
+            b.registration_id: b
+            for b in await s.scalars(select(Beneficiary).where(Beneficiary.registration_id.in_(ids)))
+        }
+        entries = (await s.scalars(select(BalanceEntry).where(BalanceEntry.registration_id.in_(ids)))).all()
+    for rid in ids:
+        booked = [(e.kind, e.amount) for e in entries if e.registration_id == rid]
+        assert booked in ([], [("AWARD", 1_000_000), ("TREASURY_RETURN", -1_000_000)]), (rid, booked)
+        assert (rows[rid].status, rows[rid].balance or 0) == ("REVOKED", 0)
+        assert (rows[rid].prakerja_number is None) == (booked == [])

@@ -8,19 +8,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from core.contracts import LinkAccountResult
+from core.domain import PartnerKind
 from core.payments import RetryPaymentInput
+from core.problems import ProblemCode
 from core.settings import Settings
 from core.temporal import data_converter
 from db.models import Beneficiary, Partner, Payment
 from db.session import make_sessionmaker
+from services.errors import Refused
+from services.purchases import Complete, execute_completion, plan_completion
 from simulators.world import SimWorld
 from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import FAST, PAYMENT_PARTNERS, wait_status
 from tests.workflows.harness import NO_PURCHASE_RACE, Harness, awarded, journey_activities_pinning, order
+from tests.workflows.test_journey_checks import activity_types
 from workers.composition import build_adapters
 from workers.main import build_workers
 from workers.payments import build_payment_workers
@@ -226,3 +232,48 @@ async def test_revocation_stops_future_payments_and_records_the_clawback(harness
     async with harness.sessions() as s:
         claw = await s.get(Clawback, handle.id.removeprefix("journey-"))
     assert claw is not None and claw.amount == sum(paid) and sum(paid) >= 600_000
+
+
+class _TemporalDown:
+    """A client whose signals never reach the server (the API's answer is then 503, and the partner retries)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> "_TemporalDown":
+        return self
+
+    async def signal(self, *args: object, **kwargs: object) -> None:
+        raise RPCError("unreachable", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def complete_as_the_api(harness, handle, client=None) -> None:  # type: ignore[no-untyped-def]
+    cmd = Complete("P-1", "C", datetime.now(UTC), "MKT-A", PartnerKind.MARKETPLACE)
+    async with harness.sessions() as session:
+        await execute_completion(session, client or harness.client, await plan_completion(session, cmd), cmd)
+
+
+async def test_the_api_records_the_survey_windows_with_the_completion_and_an_answer_before_its_signal_counts(harness):
+    handle = await awarded(harness, "prakerja-2023")  # 1 incentive, 2 surveys
+    harness.world.add_payment_account("EWALLET", ACCOUNT, harness.persons[-1].nik, kyc=True)
+    await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
+    await wait_status(handle, "TRAINING")
+
+    # The completion is recorded, with the survey windows, but its signal is lost: the partner is answered 503.
+    with pytest.raises(Refused) as refused:
+        await complete_as_the_api(harness, handle, _TemporalDown())
+    assert refused.value.code == ProblemCode.TEMPORAL_UNAVAILABLE
+    [first, second] = await windows(harness, handle)
+    # Survey 1 opened with the completion: the beneficiary answers it before the journey heard of the completion.
+    answered_at = datetime.now(UTC)
+    assert datetime.fromisoformat(first["opens_at"]) <= answered_at
+    await handle.signal(BeneficiaryJourney.survey_submitted, {"survey_no": 1, "submitted_at": answered_at.isoformat()})
+    await complete_as_the_api(harness, handle)  # the partner's retry: the signal carries the windows' anchor
+    await wait_status(handle, "INCENTIVES")
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
+    assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
+    await answer_surveys(harness, handle, [2])
+
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+    assert await windows(harness, handle) == [first, second]  # the journey published nothing of its own
+    history = await handle.fetch_history()
+    assert "schedule_surveys" not in activity_types(history.events)
+    assert (await handle.query(BeneficiaryJourney.view)).surveys_submitted == [1, 2]
+    assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 50_000, 600_000]

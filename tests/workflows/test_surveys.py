@@ -31,6 +31,18 @@ def test_answers_count_only_inside_their_window():
     assert s.submitted == {1}
 
 
+def test_answers_before_the_windows_are_known_are_judged_when_they_are():
+    s = SurveySchedule()
+
+    assert s.submit(1, T0 + DAY) is True  # kept: the windows (recorded by the API) have not reached the journey yet
+    assert s.submit(2, T0 + DAY) is True
+    assert s.submitted == set()
+
+    assert s.open(schedule().windows) == [2]  # survey 2 had not opened at T0 + 1 day
+    assert s.submitted == {1}
+    assert s.submit(2, T0 + 31 * DAY) is True
+
+
 def test_a_tick_expires_only_windows_closed_with_their_grace():
     s = schedule()
     s.submit(1, T0 + DAY)
