@@ -9,7 +9,7 @@ first payment of a journey (notify_parent: it signals its parent's holds) retrie
 journey's revocation cancelled it, and paid by callback (recorded by tests/workflows/test_replay_full.py).
 `*_3a7428c`: the payment paths again, recorded with the code of commit 3a7428c (the `one-activity-payments` release:
 a `Disbursement` only when the one-activity payment's answer was not definitive, resuming from the ledger), and
-`*_a40ca77` with the code of the `lean-journey` release (commit a40ca77).
+`*_a40ca77` with the code of the `lean-journey` release (commit a40ca77), `*_57a6bd7` with that of `written-ahead`.
 """
 
 import asyncio
@@ -20,7 +20,7 @@ import pytest
 
 from core.payments import AttemptStatusSignal, ReconcileInput, ReconcileResult, RetryPaymentInput
 from tests.payments.harness import until, wait_state
-from tests.replay import RECORDING, Histories
+from tests.replay import RECORDING, RELEASES, Histories
 from workers.payments import PAYMENT_WORKFLOWS
 from workflows.disbursement import Disbursement
 from workflows.reconciliation import Reconciliation
@@ -40,8 +40,8 @@ PATHS = {
     "journey_child_settled_after_revocation",
     "journey_child_paid_by_callback",
 } | {
-    f"{name}_{release}"  # the one-activity-payments (commit 3a7428c) and lean-journey (a40ca77) releases
-    for release in ("3a7428c", "a40ca77")
+    f"{name}_{release}"  # the one-activity-payments (3a7428c), lean-journey (a40ca77), written-ahead (57a6bd7) releases
+    for release in RELEASES
     for name in (
         "retried_from_hold",
         "cancelled_on_hold",

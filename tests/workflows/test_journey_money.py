@@ -67,15 +67,13 @@ async def _pinned(dev_env, engine, **overrides: object) -> AsyncIterator[tuple[H
 
 
 async def trained(harness, profile="prakerja-2020", link=True, review=True):
-    """Awarded, bought a course, completed it (and reviewed it, linked an e-wallet). Returns once the journey
-    is in INCENTIVES, which it enters only after the survey windows are recorded (see `windows`)."""
+    """Awarded, bought a course, completed it as the API does (and reviewed it, linked an e-wallet). Returns once the
+    journey is in INCENTIVES, which it enters with the survey windows recorded (see `windows`)."""
     handle = await awarded(harness, profile)
     nik = harness.persons[-1].nik
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
     await handle.execute_update(BeneficiaryJourney.purchase, order("P-1"), id="purchase-P-1")
-    await handle.signal(
-        BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
-    )
+    await complete_as_the_api(harness, handle)  # the ledger row, the survey windows and the journey's signal
     # Nothing can move it on from INCENTIVES yet: incentive 1 waits for the review, surveys for answers.
     await wait_status(handle, "INCENTIVES")
     if review:

@@ -19,6 +19,8 @@ hold, a revocation while a payment is pending at the partner, and a journey paid
 carry the `one-activity-payments` patch: payments in one activity), so journeys started under it keep replaying
 through the changes after it. `*_a40ca77.json`: every path again with the code of commit a40ca77 (the `lean-journey`
 release: one screening activity, the wave's calendar), and a `WaveCalendar` that told its wave of the deadline.
+`*_57a6bd7.json`: every path again with the code of commit 57a6bd7 (the `written-ahead` release: the card awarded by
+the draw, the survey windows recorded by the API with the completion), with the wave's draw and calendar.
 """
 
 from pathlib import Path
@@ -26,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from core.contracts import draw_id, wave_calendar_id
-from tests.replay import RECORDING, Histories
+from tests.replay import RECORDING, RELEASES, Histories
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Person
 from workflows.assessment import CourseAssessment
@@ -49,23 +51,28 @@ async def test_recorded_history_replays(path: Path):
 
 
 def test_every_workflow_and_path_has_a_history():
-    assert JOURNEYS.names() >= {
-        "journey_rejected",
-        "journey_ineligible",
-        "journey_revoked_while_waiting",
-        "journey_purchase_deadline_missed",
-        "wave_draw",
-        "journey_completed",  # recorded by test_replay_full.py, as are the two below
-        "journey_life_event_during_incentives",
-        "assessment_overdue_then_approved",
-        "journey_hold_then_support_retry",  # these three: test_replay_full.py, with the code of commit 0089b57
-        "journey_revoked_during_a_payment",
-        "journey_async_partner_callbacks",
-    } | {
-        f"{name}_{release}"  # each release's own: one-activity-payments (3a7428c), lean-journey (a40ca77)
-        for release in ("3a7428c", "a40ca77")
-        for name in JOURNEY_PATHS
-    } | {"wave_draw_a40ca77", "wave_calendar_a40ca77"}
+    assert (
+        JOURNEYS.names()
+        >= {
+            "journey_rejected",
+            "journey_ineligible",
+            "journey_revoked_while_waiting",
+            "journey_purchase_deadline_missed",
+            "wave_draw",
+            "journey_completed",  # recorded by test_replay_full.py, as are the two below
+            "journey_life_event_during_incentives",
+            "assessment_overdue_then_approved",
+            "journey_hold_then_support_retry",  # these three: test_replay_full.py, with the code of commit 0089b57
+            "journey_revoked_during_a_payment",
+            "journey_async_partner_callbacks",
+        }
+        | {
+            f"{name}_{release}"  # each release's own: one-activity-payments (3a7428c), lean-journey (a40ca77), ...
+            for release in RELEASES
+            for name in JOURNEY_PATHS
+        }
+        | {f"{name}_{release}" for release in RELEASES[1:] for name in ("wave_draw", "wave_calendar")}
+    )
 
 
 # Every journey path, recorded again for each release that changed the journey's running logic.
