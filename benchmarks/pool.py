@@ -7,7 +7,8 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.domain import JourneyStatus, WaveStatus
-from db.models import Beneficiary, Wave
+from db.models import Beneficiary
+from tests.api.ledger import wave
 
 PROVINCES = ("Aceh", "Bali", "Jawa Barat", "Jawa Timur", "Sulawesi Selatan")
 PROVINCE_QUOTAS = {"Aceh": 200, "Bali": 500}
@@ -55,17 +56,6 @@ async def seed_drawing_wave(
     province_quotas: dict[str, int] | None = None,
 ) -> None:
     """A wave as `POST /v1/waves/{id}/draw` leaves it: closed (DRAWING) with its seed recorded."""
+    row = wave(wave_id, status=WaveStatus.DRAWING, quota=quota, province_quotas=province_quotas, seed=seed)
     async with sessions.begin() as session:
-        session.add(
-            Wave(
-                wave_id=wave_id,
-                name=wave_id,
-                status=WaveStatus.DRAWING,
-                quota=quota,
-                province_quotas=province_quotas,
-                profile="prakerja-2020",
-                seed=seed,
-                pool_size=0,
-                selected=0,
-            )
-        )
+        session.add(row)
