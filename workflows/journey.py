@@ -2,10 +2,16 @@
 
 Checks → pool → award → training (purchases, completions, reviews) → incentives and surveys → COMPLETED.
 An operator's revocation interrupts whatever phase is running; money moved so far is settled first.
+
+One workflow class holds every handler; its state lives in plain objects by idea, each with its own rules:
+`TrainingLedger` (workflows/training.py: purchases, completions, reviews, the deadline's rule, what a purchase or a
+cancellation is refused for), `SurveySchedule` (workflows/surveys.py), `IncentivePhase` (workflows/journey_money.py:
+the payment account, the payments and their holds), `SearchAttributes` (workflows/journey_status.py).
 """
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any, Unpack
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
@@ -18,36 +24,94 @@ with workflow.unsafe.imports_passed_through():
     from activities.training import SurveyActivities, TrainingActivities
     from core.contracts import (
         AwardInput,
+        AwardResult,
+        CancelPurchaseResult,
+        CancelPurchaseUpdate,
         CheckEligibilityInput,
+        CompletionSignal,
         DrawResultSignal,
         EligibilityResult,
         JourneyResult,
         JourneyState,
+        LinkAccountResult,
+        LinkAccountUpdate,
+        PurchaseResult,
+        PurchaseUpdate,
+        RecordPurchaseInput,
         ReturnBalanceInput,
+        ReviewSignal,
         RevokeInput,
         RevokeSignal,
         ScheduleSurveysInput,
         ScreenApplicantInput,
         StartJourneyInput,
+        SurveySignal,
         SurveyWindow,
         VerifyIdentityInput,
         survey_windows,
     )
-    from core.domain import JourneyStatus, Reason
+    from core.domain import JourneyStatus, PurchaseStatus, Reason
+    from core.payments import PaymentHoldSignal
+    from core.problems import ProblemCode
+    from core.temporal import SA_ON_HOLD, SA_PAYMENT_PARTNER, SA_PROFILE, SA_PROVINCE, SA_STATUS, SA_WAVE
     from core.terms import ProgrammeTerms
-    from workflows.journey_money import MoneyHandlers
-    from workflows.journey_training import TrainingHandlers
-    from workflows.options import DATABASE_CALL, PARTNER_CALL, SCREENING_CALL
+    from workflows.journey_money import IncentivePhase
+    from workflows.journey_status import BEFORE_PAYMENTS, SPENDING, SearchAttributes, details, refuse
+    from workflows.options import (
+        DATABASE_CALL,
+        PARTNER_CALL,
+        SCREENING_CALL,
+        ActivityMethod,
+        ActivityOptions,
+        ArgT,
+        ResultT,
+    )
+    from workflows.surveys import SurveySchedule
+    from workflows.training import Card, TrainingLedger
     from workflows.versions import (
         since_lean_journey,
         since_one_activity_payments,
         since_written_ahead,
     )
 
+# How long a purchase waits inside the journey for an award being written (its card is already in the ledger).
+AWARD_WAIT = timedelta(seconds=30)
+
 
 @workflow.defn
-class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
-    """Phases in order; the handlers of each part live in journey_training.py and journey_money.py."""
+class BeneficiaryJourney:
+    """Phases in order, then the handlers: the draw, the calendar and revocation (signals), purchases and
+    cancellations (updates), completions and reviews (signals), account linking (update), surveys and holds."""
+
+    input: StartJourneyInput
+
+    def __init__(self) -> None:
+        self.status = JourneyStatus.REGISTERED
+        self.reasons: list[str] = []
+        self.revocation: RevokeSignal | None = None
+        self.finishing = False  # past this point a revocation no longer interrupts (the journey is ending)
+        self.closed = False  # the programme's close date has passed: the balance went back to the treasury
+        self.ignored_signals: list[str] = []
+        self.money_lock = asyncio.Lock()  # balance moves and revocation never interleave
+        # The draw and the award.
+        self.wave_id: str | None = None
+        self.draws_seen: list[str] = []
+        self.terms: ProgrammeTerms | None = None
+        self.drawn_award: AwardResult | None = None  # the card the draw wrote (journeys since WRITTEN_AHEAD)
+        self.prakerja_number: str | None = None
+        self.balance = 0
+        # Dates pinned at the award: the deadline (journeys since ONE_ACTIVITY_PAYMENTS), the close (on a wave's
+        # calendar, which tells of both: journeys since LEAN_JOURNEY drawn with one).
+        self.purchase_deadline: datetime | None = None
+        self.closes_at: datetime | None = None
+        self.calendar = False
+        self.deadline_told = False
+        self.close_told = False
+        # The parts with rules of their own.
+        self.training = TrainingLedger()
+        self.surveys = SurveySchedule()
+        self.money = IncentivePhase(self)
+        self.attributes = SearchAttributes()
 
     @workflow.run
     async def run(self, input: StartJourneyInput) -> JourneyResult:
@@ -63,9 +127,9 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             pass  # the interrupted step surfaces its cancellation in one of these forms
         if since_one_activity_payments():
             # The body's parts are tasks (gather): one may still be finishing a payment call it started.
-            await workflow.wait_condition(lambda: self.paying == 0)
+            await workflow.wait_condition(lambda: self.money.paying == 0)
         else:
-            await self._settle_payments()
+            await self.money.settle()
         # Since ONE_ACTIVITY_PAYMENTS the revocation is booked at once, even while a partner is down: payments in
         # flight were asked to stop (nothing new is sent), settle in their own workflows, and one that still ends
         # PAID joins the clawback when the ledger records it (`PaymentActivities.mark_paid`).
@@ -83,7 +147,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
     async def _journey(self) -> JourneyResult:
         input = self.input
-        self._set_status(JourneyStatus.VERIFYING, province=input.applicant.province)
+        self.set_status(JourneyStatus.VERIFYING, province=input.applicant.province)
         if since_lean_journey():
             return await self._screened()
         identity = await workflow.execute_activity_method(
@@ -91,7 +155,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             VerifyIdentityInput(registration_id=input.registration_id, applicant=input.applicant),
             **PARTNER_CALL,
         )
-        self._stop_if_revoked()
+        self.stop_if_revoked()
         if identity.reasons:
             return await self._end(JourneyStatus.REJECTED, identity.reasons)
         eligibility = await workflow.execute_activity_method(
@@ -106,7 +170,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             ),
             **PARTNER_CALL,
         )
-        self._stop_if_revoked()
+        self.stop_if_revoked()
         return await self._after_checks(eligibility)
 
     async def _screened(self) -> JourneyResult:
@@ -116,7 +180,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             ScreenApplicantInput.model_validate(self.input, from_attributes=True),  # its applicant, hashes, terms
             **SCREENING_CALL,
         )
-        self._stop_if_revoked()
+        self.stop_if_revoked()
         if screening.identity.reasons or screening.eligibility is None:
             return await self._end(JourneyStatus.REJECTED, screening.identity.reasons)
         return await self._after_checks(screening.eligibility)
@@ -125,7 +189,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         if eligibility.reasons:
             return await self._end(JourneyStatus.INELIGIBLE, eligibility.reasons)
         self.wave_id = eligibility.wave_id
-        self._set_status(JourneyStatus.WAITING_FOR_WAVE)
+        self.set_status(JourneyStatus.WAITING_FOR_WAVE)
         await workflow.wait_condition(lambda: self.terms is not None)
         await self._award()
         return await self._training()
@@ -141,8 +205,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             )
         self.prakerja_number = award.prakerja_number
         self.balance = award.balance
-        self._set_status(JourneyStatus.AWARDED)
-        self._stop_if_revoked()
+        self.set_status(JourneyStatus.AWARDED)
+        self.stop_if_revoked()
 
     async def _training(self) -> JourneyResult:
         terms = self.terms
@@ -168,7 +232,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                 self.finishing = True
                 return await self._revoke([Reason.PURCHASE_DEADLINE_MISSED])
         if self.status != JourneyStatus.TRAINING:
-            self._set_status(JourneyStatus.TRAINING)
+            self.set_status(JourneyStatus.TRAINING)
         await workflow.wait_condition(lambda: bool(self.training.completed) or self.closed)
         if not self.training.completed:
             self.finishing = True
@@ -178,7 +242,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                 await self._return_balance("programme-close", JourneyStatus.COMPLETED, [Reason.NO_TRAINING_COMPLETED])
             return await self._end(JourneyStatus.COMPLETED, [Reason.NO_TRAINING_COMPLETED])
         await self._start_incentive_phase(terms)
-        await self._money(terms)
+        await self.money.run(terms)
         self.finishing = True
         closing.cancel()
         await self._return_balance("journey-completed", JourneyStatus.COMPLETED)
@@ -194,7 +258,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         passed = asyncio.ensure_future(workflow.sleep(deadline - workflow.now(), summary="first purchase deadline"))
         await workflow.wait_condition(lambda: self.training.recorded > 0 or passed.done())
         if self.training.recorded > 0 and self.status != JourneyStatus.TRAINING:
-            self._set_status(JourneyStatus.TRAINING)
+            self.set_status(JourneyStatus.TRAINING)
         await workflow.wait_condition(lambda: bool(self.training.completed) or passed.done())
         if not passed.done():
             passed.cancel()
@@ -206,7 +270,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         Told before its own deadline (its award came later than the others'), it waits out the rest."""
         await workflow.wait_condition(lambda: self.training.recorded > 0 or self.deadline_told)
         if self.training.recorded > 0 and self.status != JourneyStatus.TRAINING:
-            self._set_status(JourneyStatus.TRAINING)
+            self.set_status(JourneyStatus.TRAINING)
         await workflow.wait_condition(lambda: bool(self.training.completed) or self.deadline_told)
         if not self.training.completed and (left := deadline - workflow.now()) > timedelta(0):
             try:
@@ -227,7 +291,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
 
         while (left := (deadline - workflow.now()).total_seconds()) > 0:
             if self.status != JourneyStatus.TRAINING:
-                self._set_status(JourneyStatus.TRAINING)
+                self.set_status(JourneyStatus.TRAINING)
             try:
                 await workflow.wait_condition(
                     lambda: not kept() or bool(self.training.completed), timeout=left, timeout_summary="deadline"
@@ -281,8 +345,8 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
                 ScheduleSurveysInput(registration_id=self.input.registration_id, surveys=windows),
                 **DATABASE_CALL,
             )
-        self._set_status(JourneyStatus.INCENTIVES)
-        self._stop_if_revoked()
+        self.set_status(JourneyStatus.INCENTIVES)
+        self.stop_if_revoked()
 
     def _open_surveys(self, windows: list[SurveyWindow]) -> None:
         for survey_no in self.surveys.open(windows):  # answers that came before the windows and do not fit them
@@ -308,9 +372,68 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
     async def _end(self, status: JourneyStatus, reasons: list[str]) -> JourneyResult:
         self.finishing = True
         self.reasons = list(reasons)
-        self._set_status(status)
+        self.set_status(status)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return JourneyResult(registration_id=self.input.registration_id, status=status, reasons=self.reasons)
+
+    # --- how a step runs, and how the journey shows itself ----------------------------------------------
+
+    def _on_calendar(self) -> bool:
+        """The deadline and the close come from the wave's calendar, not from timers of the journey's own."""
+        return self.calendar and since_lean_journey()
+
+    async def _step(
+        self, activity: ActivityMethod[ArgT, ResultT], arg: ArgT, **options: Unpack[ActivityOptions]
+    ) -> ResultT:
+        """A database step of the journey's body. A revocation arriving meanwhile lets it finish, so its writes
+        (an award's credit) land before the revocation books everything back; the `stop_if_revoked()` after
+        each step then lets the revocation win. (Partner checks are not waited for: an outage may last long.
+        Their activities leave a revoked projection alone instead.)"""
+        if not (since_one_activity_payments() or workflow.patched("steps-finish-before-revocation")):
+            return await workflow.execute_activity_method(activity, arg, **options)
+        step = asyncio.ensure_future(workflow.execute_activity_method(activity, arg, **options))
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            return await step
+
+    def stop_if_revoked(self) -> None:
+        """Call after any step whose result can arrive in the same task as a revocation: the step then
+        finished despite `run()` cancelling the body, and the revocation must still win before the next."""
+        if self.revocation is not None and not self.finishing:
+            raise asyncio.CancelledError()
+
+    def set_status(self, status: JourneyStatus, province: str | None = None) -> None:
+        """Move to `status` and show it: search attributes (what changed) and the current details."""
+        self.status = status
+        account, on_hold = self.money.account, self.money.on_hold
+        values: dict[str, Any] = {SA_STATUS.name: status.value}
+        if province:
+            values[SA_PROVINCE.name] = province
+        if self.wave_id:
+            values[SA_WAVE.name] = self.wave_id
+        if self.terms:
+            values[SA_PROFILE.name] = self.terms.profile
+        if account and (status not in BEFORE_PAYMENTS or not since_lean_journey()):
+            # Since LEAN_JOURNEY an account linked during training is published with the incentive phase's status,
+            # not by an upsert of its own: the attribute is for finding the journeys a partner pays.
+            values[SA_PAYMENT_PARTNER.name] = account.partner_client_code
+        values[SA_ON_HOLD.name] = bool(on_hold)
+        self.attributes.publish(values, only_changes=since_one_activity_payments())
+        workflow.set_current_details(
+            details(
+                status,
+                self.reasons,
+                self.wave_id,
+                self.terms.profile if self.terms else None,
+                self.balance if self.prakerja_number else None,
+                self.training,
+                self.money.paid,
+                len(on_hold),
+            )
+        )
+
+    # --- the draw, the wave's calendar, revocation (signals) ------------------------------------------
 
     @workflow.signal
     def draw_result(self, signal: DrawResultSignal) -> None:
@@ -325,7 +448,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             if signal.award is not None and since_written_ahead():
                 self.drawn_award = signal.award
         elif self.status in (JourneyStatus.WAITING_FOR_WAVE, JourneyStatus.NOT_SELECTED):
-            self._set_status(JourneyStatus.NOT_SELECTED)
+            self.set_status(JourneyStatus.NOT_SELECTED)
 
     @workflow.signal
     def purchase_deadline_reached(self) -> None:
@@ -343,7 +466,140 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
         if self.revocation is None:
             self.revocation = signal
 
-    # --- training: purchases (updates), completions and reviews (signals) ---------------------------
+    # --- training: purchases and cancellations (updates), completions and reviews (signals) -----------
+
+    @workflow.update
+    async def purchase(self, update: PurchaseUpdate) -> PurchaseResult:
+        """Debit the training balance for a course; the same purchase_ref again returns the same result."""
+        if not self._awarded():
+            # Drawn, and the award is being written: the card already exists in the ledger (the marketplace found
+            # it), so wait for the award here, briefly, instead of refusing NOT_AWARDED and making clients poll.
+            try:
+                await workflow.wait_condition(
+                    lambda: self._awarded() or self.revocation is not None or self.finishing,
+                    timeout=AWARD_WAIT,
+                    timeout_summary="award being written",
+                )
+            except TimeoutError:
+                pass  # the check below refuses it
+        async with self.money_lock:
+            # Again under the lock: a concurrent purchase may have spent the balance or taken the purchase_ref.
+            self._check_purchase(update)
+            if update.purchase_ref not in self.training.purchases:
+                self.balance -= update.price
+                self.training.add(update, balance_remaining=self.balance)
+                try:
+                    await workflow.execute_activity_method(
+                        TrainingActivities.record_purchase,
+                        RecordPurchaseInput(
+                            registration_id=self.input.registration_id,
+                            purchase=update,
+                            surveys_at_completion=since_written_ahead(),
+                        ),
+                        **DATABASE_CALL,
+                    )
+                except ActivityError:
+                    # The ledger refused it: the same purchase_ref won the race on another card. Undo.
+                    self.training.undo(update.purchase_ref)
+                    self.balance += update.price
+                    raise refuse(ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref was used for another card") from None
+                self.training.record()
+                self.set_status(self.status)
+            return self.training.results[update.purchase_ref]
+
+    @purchase.validator
+    def _validate_purchase(self, update: PurchaseUpdate) -> None:
+        if update.purchase_ref in self.training.purchases or not self._award_in_progress():
+            self._check_purchase(update)
+        # else: the handler waits for the award being written, then checks
+
+    def _check_purchase(self, update: PurchaseUpdate) -> None:
+        now = workflow.now()  # the deadline and, on a wave calendar, the close: judged by the workflow's clock, not
+        # by whether a timer's callback or the calendar's word has arrived yet
+        card = Card(
+            revoked=self.revocation is not None or self.status == JourneyStatus.REVOKED,
+            spending=self.prakerja_number is not None and self.status in SPENDING and not self.finishing,
+            closed=self.closed or (self.closes_at is not None and now >= self.closes_at),
+            deadline_passed=self.purchase_deadline is not None and now >= self.purchase_deadline,
+            balance=self.balance,
+        )
+        if (refusal := self.training.purchase_refusal(update, card)) is not None:
+            raise refuse(*refusal)
+
+    def _awarded(self) -> bool:
+        return self.prakerja_number is not None
+
+    def _award_in_progress(self) -> bool:
+        """Selected in a draw (the award activity writes the card) but the award's result has not landed yet. (A card
+        the draw wrote before its signal reached this journey is refused NOT_AWARDED until the signal lands: the API
+        retries that gap for a moment, `services.purchases.AWARD_GAP_RETRIES`.)"""
+        return (
+            self.terms is not None and self.prakerja_number is None and self.revocation is None and not self.finishing
+        )
+
+    @workflow.update
+    async def cancel_purchase(self, update: CancelPurchaseUpdate) -> CancelPurchaseResult:
+        """Cancel a purchase that was not completed and refund its price (once)."""
+        async with self.money_lock:
+            self._check_cancel(update)
+            if self.training.status[update.purchase_ref] == PurchaseStatus.PURCHASED:
+                returned = self.closed or self.finishing
+                # The ledger decides a race with a completion: the API records a completion there before it
+                # signals us, and the activity cancels only a row still PURCHASED.
+                try:
+                    await workflow.execute_activity_method(
+                        TrainingActivities.cancel_purchase,
+                        update.model_copy(update={"balance_returned": returned}),
+                        **DATABASE_CALL,
+                    )
+                except ActivityError:
+                    raise refuse(ProblemCode.PURCHASE_COMPLETED, "the training was completed meanwhile") from None
+                self.training.cancel(update.purchase_ref)
+                if not returned:
+                    self.balance += self.training.purchases[update.purchase_ref].price
+            return CancelPurchaseResult(purchase_ref=update.purchase_ref, balance_remaining=self.balance)
+
+    @cancel_purchase.validator
+    def _check_cancel(self, update: CancelPurchaseUpdate) -> None:
+        stopping = self.finishing or self.revocation is not None
+        if (refusal := self.training.cancel_refusal(update.purchase_ref, stopping)) is not None:
+            raise refuse(*refusal)
+
+    @workflow.signal
+    def completion(self, signal: CompletionSignal) -> None:
+        """A partner reports a completed training; only the first completion unlocks incentives."""
+        ignored = self.training.complete(signal.purchase_ref, workflow.now(), signal.surveys_from)
+        if ignored is not None:
+            self.ignored_signals.append(ignored)
+
+    @workflow.signal
+    def review(self, signal: ReviewSignal) -> None:
+        """The beneficiary reviewed a completed training (required before the first incentive)."""
+        if not self.training.review(signal.purchase_ref):
+            self.ignored_signals.append(f"review:{signal.purchase_ref}")
+
+    # --- money: account linking (update), survey submissions and payment holds (signals) ------------
+
+    @workflow.update
+    async def link_payment_account(self, update: LinkAccountUpdate) -> LinkAccountResult:
+        """e-KYC the account at its payment partner (same NIK); unpaid instalments then go to it."""
+        return await self.money.link(update)
+
+    @link_payment_account.validator
+    def _check_link(self, update: LinkAccountUpdate) -> None:
+        if self.revocation is not None or self.finishing or self.prakerja_number is None:
+            raise refuse(ProblemCode.NOT_AWARDED, "only an awarded, running journey can link a payment account")
+
+    @workflow.signal
+    def survey_submitted(self, signal: SurveySignal) -> None:
+        """A survey answered inside its window (the API checked it); each survey counts once."""
+        if not self.surveys.submit(signal.survey_no, signal.submitted_at):
+            self.ignored_signals.append(f"survey:{signal.survey_no}")
+
+    @workflow.signal(name="payment_hold")  # declared for the payments in workflows/payment_hold.py
+    def payment_hold(self, signal: PaymentHoldSignal) -> None:
+        """A payment went on hold (or left it): the journey shows PAYMENT_ON_HOLD while any is."""
+        self.money.hold(signal)
 
     @workflow.query
     def view(self) -> JourneyState:
@@ -356,7 +612,7 @@ class BeneficiaryJourney(TrainingHandlers, MoneyHandlers):
             completed=self.training.completed,
             reviewed=sorted(self.training.reviewed),
             ignored_signals=self.ignored_signals,
-            payment_partner=self.account.partner_client_code if self.account else None,
-            payments=self.paid,
+            payment_partner=self.money.account.partner_client_code if self.money.account else None,
+            payments=self.money.paid,
             surveys_submitted=sorted(self.surveys.submitted),
         )

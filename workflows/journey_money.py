@@ -1,19 +1,22 @@
-"""The journey's money part: account linking (update), incentives and surveys on durable timers,
-payments as exactly-once child workflows, holds reported by those payments (signals)."""
+"""The journey's incentive phase: monthly incentives and survey payments on durable timers, each payment one activity
+on the partner's queue (a `Disbursement` child workflow only when its answer is not definitive), and the payment
+account and holds they go by. A plain object the journey holds (`BeneficiaryJourney.money`), with its own state."""
 
 import asyncio
 from datetime import timedelta
+from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
-from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
+from temporalio.workflow import ChildWorkflowCancellationType, ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
-    from core.contracts import LinkAccountResult, LinkAccountUpdate, SurveySignal, SurveyWindow
+    from core.contracts import LinkAccountResult, LinkAccountUpdate, RevokeSignal, StartJourneyInput, SurveyWindow
     from core.domain import JourneyStatus, PaymentKind, PaymentStatus
     from core.payments import (
         DisburseInput,
+        DisburseResult,
         PaymentHoldSignal,
         PaymentReason,
         PayResult,
@@ -25,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from core.problems import ProblemCode
     from core.terms import ProgrammeTerms
     from workflows.disbursement import ONE_ACTIVITY_PAY, Disbursement, kyc_options
-    from workflows.journey_base import JourneyBase, refuse
+    from workflows.journey_status import refuse
+    from workflows.surveys import SurveySchedule
+    from workflows.training import TrainingLedger
     from workflows.versions import since_one_activity_payments
 
 # How late a submission accepted inside its window may reach the journey. Delivery takes real time, so a
@@ -34,23 +39,45 @@ SURVEY_DELIVERY_GRACE = timedelta(minutes=5)
 MIN_SURVEY_DELIVERY_GRACE = timedelta(seconds=2)
 
 
-class MoneyHandlers(JourneyBase):
-    async def _money(self, terms: ProgrammeTerms) -> None:
+class Journey(Protocol):
+    """What the incentive phase reads of its journey, and the two things it asks of it."""
+
+    input: StartJourneyInput
+    status: JourneyStatus
+    revocation: RevokeSignal | None
+    training: TrainingLedger
+    surveys: SurveySchedule
+
+    def set_status(self, status: JourneyStatus) -> None: ...
+
+    def stop_if_revoked(self) -> None: ...
+
+
+class IncentivePhase:
+    def __init__(self, journey: Journey) -> None:
+        self.journey = journey
+        self.account: LinkAccountUpdate | None = None
+        self.on_hold: set[str] = set()
+        self.payments: dict[str, ChildWorkflowHandle[Any, DisburseResult]] = {}
+        self.paid: dict[str, str] = {}
+        self.paying = 0  # one-activity payments in progress (a revocation lets them finish before it books)
+
+    async def run(self, terms: ProgrammeTerms) -> None:
         """Monthly incentives and the survey windows run side by side; both end before COMPLETED."""
         if since_one_activity_payments():
             # No timer per window: an answered survey is paid when its answers arrive, and the incentives' monthly
             # ticks (then one last timer, if a window is still open after the last incentive) close the others.
             await asyncio.gather(
                 self._incentives(terms, ticks_close_surveys=True),
-                *(self._survey_answered(terms, w) for w in self.surveys.windows),
+                *(self._survey_answered(terms, w) for w in self.journey.surveys.windows),
             )
             return
-        await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.surveys.windows))
+        await asyncio.gather(self._incentives(terms), *(self._survey(terms, w) for w in self.journey.surveys.windows))
 
     async def _incentives(self, terms: ProgrammeTerms, ticks_close_surveys: bool = False) -> None:
-        first = self.training.completed[0]
+        first = self.journey.training.completed[0]
         # Incentive 1 needs the certificate (we have it), a review and a verified account: wait, never skip.
-        await workflow.wait_condition(lambda: first in self.training.reviewed)
+        await workflow.wait_condition(lambda: first in self.journey.training.reviewed)
         for number in range(1, terms.incentive_count + 1):
             if number > 1:
                 await workflow.sleep(terms.days(terms.incentive_interval_days), summary=f"incentive {number}")
@@ -65,17 +92,17 @@ class MoneyHandlers(JourneyBase):
         return max(SURVEY_DELIVERY_GRACE / terms.time_scale, MIN_SURVEY_DELIVERY_GRACE)
 
     def _close_survey_windows(self, terms: ProgrammeTerms) -> None:
-        self.surveys.close_due(workflow.now(), self._survey_grace(terms))
+        self.journey.surveys.close_due(workflow.now(), self._survey_grace(terms))
 
     async def _close_last_survey_windows(self, terms: ProgrammeTerms) -> None:
         """After the last incentive: one timer until the last open window's close, then those still open expire."""
         self._close_survey_windows(terms)
-        last = self.surveys.last_close(self._survey_grace(terms))
+        last = self.journey.surveys.last_close(self._survey_grace(terms))
         if last is None:
             return
         try:
             await workflow.wait_condition(
-                lambda: not self.surveys.still_open(),
+                lambda: not self.journey.surveys.still_open(),
                 timeout=max((last - workflow.now()).total_seconds(), 0),
                 timeout_summary="last survey windows",
             )
@@ -85,13 +112,13 @@ class MoneyHandlers(JourneyBase):
     async def _survey_answered(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
         """Pay survey `window` once answered; return without paying once a tick closed it unanswered."""
         no = window.survey_no
-        await workflow.wait_condition(lambda: self.surveys.settled(no))
-        if no in self.surveys.submitted:
+        await workflow.wait_condition(lambda: self.journey.surveys.settled(no))
+        if no in self.journey.surveys.submitted:
             await self._pay(terms, PaymentKind.SURVEY, no, terms.survey_amount)
 
     async def _survey(self, terms: ProgrammeTerms, window: SurveyWindow) -> None:
         left = max((window.closes_at - workflow.now()).total_seconds(), 0)
-        answered = lambda: window.survey_no in self.surveys.submitted  # noqa: E731
+        answered = lambda: window.survey_no in self.journey.surveys.submitted  # noqa: E731
         try:
             await workflow.wait_condition(answered, timeout=left, timeout_summary=f"survey {window.survey_no} window")
         except TimeoutError:
@@ -111,16 +138,16 @@ class MoneyHandlers(JourneyBase):
         ledger key (it can run only once) and which resumes from the ledger row and that answer."""
         await workflow.wait_condition(lambda: self.account is not None)
         assert self.account is not None
-        payment_id = payment_id_for(self.input.registration_id, kind, number)
+        payment_id = payment_id_for(self.journey.input.registration_id, kind, number)
         disburse = DisburseInput(
             payment_id=payment_id,
-            registration_id=self.input.registration_id,
+            registration_id=self.journey.input.registration_id,
             kind=kind,
             number=number,
             amount=amount,
             partner_client_code=self.account.partner_client_code,
             account_number=self.account.account_number,
-            nik=self.input.applicant.nik,
+            nik=self.journey.input.applicant.nik,
             time_scale=terms.time_scale,
             notify_parent=True,
         )
@@ -139,8 +166,8 @@ class MoneyHandlers(JourneyBase):
         first, revoked = await self._pay_in_one_activity(disburse)
         if first is not None and first.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
             self.paid[payment_id] = first.status.value
-            self._set_status(self.status)
-            self._stop_if_revoked()
+            self.journey.set_status(self.journey.status)
+            self.journey.stop_if_revoked()
             return
         disburse.first_answer = first.answer if first is not None else None
         await self._pay_by_child(payment_id, disburse, kind, number, one_activity=True, revoked=revoked)
@@ -168,7 +195,7 @@ class MoneyHandlers(JourneyBase):
                 if one_activity
                 else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
             ),
-            static_summary=f"{kind.value.lower()} {number} of {self.input.registration_id}",
+            static_summary=f"{kind.value.lower()} {number} of {self.journey.input.registration_id}",
         )
         self.payments[payment_id] = handle
         if revoked:  # a revocation interrupted the one-activity payment: resolve what was sent, start nothing new
@@ -177,18 +204,18 @@ class MoneyHandlers(JourneyBase):
         try:
             result = await handle
         except ChildWorkflowError:
-            if not one_activity or self.revocation is not None:
+            if not one_activity or self.journey.revocation is not None:
                 raise  # a revocation settles its payments itself (`_settle_payments`)
             # Terminated by an operator, or failed: the journey goes on; the ledger row shows where it stopped.
             workflow.logger.warning("payment %s: its workflow failed; the journey goes on", payment_id)
             self.paid[payment_id] = PaymentReason.WORKFLOW_FAILED
             self.on_hold.discard(payment_id)
             self._show_holds()
-            self._stop_if_revoked()
+            self.journey.stop_if_revoked()
             return
         self.paid[payment_id] = result.status.value
-        self._set_status(self.status)
-        self._stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
+        self.journey.set_status(self.journey.status)
+        self.journey.stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
 
     async def _pay_in_one_activity(self, disburse: DisburseInput) -> tuple[PayResult | None, bool]:
         """(the activity's result, or None when the partner kept failing; whether a revocation arrived meanwhile).
@@ -210,7 +237,7 @@ class MoneyHandlers(JourneyBase):
             except ActivityError:
                 return None, revoked
 
-    async def _settle_payments(self) -> None:
+    async def settle(self) -> None:
         """After a revocation cancelled them, wait for payments to resolve what is already in flight."""
         for payment_id, handle in self.payments.items():
             if payment_id in self.paid:
@@ -220,8 +247,7 @@ class MoneyHandlers(JourneyBase):
             except ChildWorkflowError:
                 self.paid[payment_id] = "CANCELLED"
 
-    @workflow.update
-    async def link_payment_account(self, update: LinkAccountUpdate) -> LinkAccountResult:
+    async def link(self, update: LinkAccountUpdate) -> LinkAccountResult:
         """e-KYC the account at its payment partner (same NIK); unpaid instalments then go to it."""
         try:
             kyc = await workflow.execute_activity_method(
@@ -229,7 +255,7 @@ class MoneyHandlers(JourneyBase):
                 VerifyAccountInput(
                     partner_client_code=update.partner_client_code,
                     account_number=update.account_number,
-                    nik=self.input.applicant.nik,
+                    nik=self.journey.input.applicant.nik,
                 ),
                 **kyc_options(update.partner_client_code),
             )
@@ -239,22 +265,10 @@ class MoneyHandlers(JourneyBase):
             ) from None
         if kyc.verified:
             self.account = update
-            self._set_status(self.status)
+            self.journey.set_status(self.journey.status)
         return LinkAccountResult(verified=kyc.verified, reason=kyc.reason)
 
-    @link_payment_account.validator
-    def _check_link(self, update: LinkAccountUpdate) -> None:
-        if self.revocation is not None or self.finishing or self.prakerja_number is None:
-            raise refuse(ProblemCode.NOT_AWARDED, "only an awarded, running journey can link a payment account")
-
-    @workflow.signal
-    def survey_submitted(self, signal: SurveySignal) -> None:
-        """A survey answered inside its window (the API checked it); each survey counts once."""
-        if not self.surveys.submit(signal.survey_no, signal.submitted_at):
-            self.ignored_signals.append(f"survey:{signal.survey_no}")
-
-    @workflow.signal(name="payment_hold")  # declared for the payments in workflows/payment_hold.py
-    def payment_hold(self, signal: PaymentHoldSignal) -> None:
+    def hold(self, signal: PaymentHoldSignal) -> None:
         """A payment went on hold (or left it): the journey shows PAYMENT_ON_HOLD while any is."""
         if signal.on_hold:
             self.on_hold.add(signal.payment_id)
@@ -267,5 +281,5 @@ class MoneyHandlers(JourneyBase):
         self._show_holds()
 
     def _show_holds(self) -> None:
-        if self.status in (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD):
-            self._set_status(JourneyStatus.PAYMENT_ON_HOLD if self.on_hold else JourneyStatus.INCENTIVES)
+        if self.journey.status in (JourneyStatus.INCENTIVES, JourneyStatus.PAYMENT_ON_HOLD):
+            self.journey.set_status(JourneyStatus.PAYMENT_ON_HOLD if self.on_hold else JourneyStatus.INCENTIVES)

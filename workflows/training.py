@@ -7,6 +7,20 @@ from datetime import datetime
 
 from core.contracts import PurchaseResult, PurchaseUpdate
 from core.domain import PurchaseStatus
+from core.problems import ProblemCode
+
+Refusal = tuple[ProblemCode, str]  # an update's refusal: the API's problem code, and why
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a purchase is judged by besides the trainings: the card's state, by the journey's clock."""
+
+    revoked: bool
+    spending: bool  # awarded, in a status that spends, the journey not ending
+    closed: bool  # the programme has closed
+    deadline_passed: bool  # the first-purchase deadline pinned at the award has passed
+    balance: int
 
 
 @dataclass
@@ -29,6 +43,36 @@ class TrainingLedger:
             update.course_id,
             update.marketplace_client_code,
         )
+
+    def purchase_refusal(self, update: PurchaseUpdate, card: Card) -> Refusal | None:
+        """Why this purchase is refused, or None; a purchase_ref already bought is its earlier result again."""
+        if self.conflicts(update):
+            return ProblemCode.PURCHASE_REF_CONFLICT, "purchase_ref already used for another purchase"
+        if update.purchase_ref in self.purchases:
+            return None
+        if card.revoked:
+            return ProblemCode.REVOKED, "the card is revoked"
+        if not card.spending:
+            return ProblemCode.NOT_AWARDED, "the card cannot buy training now"
+        if card.closed:
+            return ProblemCode.PROGRAMME_CLOSED, "the programme has closed"
+        if card.deadline_passed and not self.deadline_met():
+            return ProblemCode.PURCHASE_DEADLINE_PASSED, "the first-purchase deadline has passed"
+        if update.price > card.balance:
+            left = card.balance
+            return ProblemCode.INSUFFICIENT_BALANCE, f"price {update.price} exceeds the remaining balance {left}"
+        return None
+
+    def cancel_refusal(self, purchase_ref: str, stopping: bool) -> Refusal | None:
+        """Why cancelling this purchase is refused, or None (`stopping`: the card is being revoked or ending)."""
+        status = self.status.get(purchase_ref)
+        if status is None:
+            return ProblemCode.PURCHASE_NOT_FOUND, "no such purchase on this card"
+        if status == PurchaseStatus.COMPLETED:
+            return ProblemCode.PURCHASE_COMPLETED, "a completed training cannot be cancelled"
+        if status == PurchaseStatus.PURCHASED and stopping:
+            return ProblemCode.REVOKED, "the card is revoked"
+        return None
 
     def add(self, update: PurchaseUpdate, balance_remaining: int) -> None:
         """A new purchase, before the database ledger has it (`recorded()` once it does, `undo()` if it refuses)."""
