@@ -141,14 +141,19 @@ class DrawActivities:
         """The batch's winners get their cards and balances in one write, before they hear of the draw (their journeys
         then need no award activity); one revoked meanwhile gets none. A retry finds the cards it wrote."""
         awards = {}
+        running = Beneficiary.registration_id.in_(winners), Beneficiary.status != JourneyStatus.REVOKED
         async with self.sessions.begin() as session:
-            for registration_id in winners:
-                # Held from here to the commit: a revocation at the same moment books this award back, or comes first.
-                beneficiary = await projection.update_unless_revoked(session, registration_id, in_pool=False)
-                if beneficiary is None:
-                    continue
+            # The rows are held from this write to the commit (PostgreSQL's row locks, SQLite's write lock): a
+            # revocation at the same moment waits and books the award back, or came first and is left out here.
+            await session.execute(
+                update(Beneficiary).where(*running).values(in_pool=False).execution_options(synchronize_session=False)
+            )
+            rows = await session.scalars(select(Beneficiary).where(*running).execution_options(populate_existing=True))
+            for beneficiary in rows:
                 card = beneficiary.prakerja_number or await projection.award(session, beneficiary, wave_id, terms)
-                awards[registration_id] = AwardResult(prakerja_number=card, balance=beneficiary.balance or 0)
+                awards[beneficiary.registration_id] = AwardResult(
+                    prakerja_number=card, balance=beneficiary.balance or 0
+                )
         return awards
 
     @staticmethod

@@ -26,12 +26,13 @@ from temporalio.worker import Worker
 from activities.draw import DrawActivities
 from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
 from benchmarks.pool import PROVINCE_QUOTAS, seed_drawing_wave, seed_pool
-from core.contracts import DrawSummary, WaveDrawInput, draw_id
+from core.contracts import DrawSummary, WaveDrawInput, draw_id, wave_calendar_id
 from core.settings import Settings
 from core.temporal import data_converter
 from db.migrate import upgrade
 from db.session import make_engine, make_sessionmaker
 from services import profiles
+from workflows.calendar import WaveCalendar
 from workflows.draw import WaveDraw
 
 BIN = Path(sys.executable).parent
@@ -65,8 +66,10 @@ async def run_once(client: Client, database_url: str, size: int, quota: int) -> 
     await seed_drawing_wave(sessions, wave_id, quota, seed=tag, province_quotas=PROVINCE_QUOTAS)
     draw = DrawActivities(sessions, profiles.resolver(sessions, 1.0))
     task_queue = f"bench-{tag}"
+    # The draw starts the wave's calendar (it sleeps until the wave's deadline): run it, and end it once measured.
+    workflows = [WaveDraw, WaveCalendar]
     async with Worker(
-        client, task_queue=task_queue, workflows=[WaveDraw], activities=[draw.select_winners, draw.notify_batch]
+        client, task_queue=task_queue, workflows=workflows, activities=[draw.select_winners, draw.notify_batch]
     ):
         began = time.perf_counter()
         handle = await client.start_workflow(
@@ -74,6 +77,7 @@ async def run_once(client: Client, database_url: str, size: int, quota: int) -> 
         )
         summary = await handle.result()
         total = time.perf_counter() - began
+        await client.get_workflow_handle(wave_calendar_id(wave_id)).terminate("benchmark over")
     assert isinstance(summary, DrawSummary) and summary.pool_size == size, summary
     # One run holds the whole 10k wave (20 batches of 500); continue-as-new would split the history.
     spans = activity_spans(await handle.fetch_history())
