@@ -78,7 +78,7 @@ class DrawActivities:
         for start in range(0, len(rows), 1000):
             await session.execute(insert(WaveEntry), rows[start : start + 1000])
         in_wave = select(WaveEntry.registration_id).where(WaveEntry.wave_id == wave.wave_id)
-        # Winners leave the pool (their journeys award themselves); the rest stay for the next wave.
+        # Winners leave the pool (`notify_batch` awards them as it tells them); the rest stay for the next wave.
         await session.execute(
             update(Beneficiary)
             .where(Beneficiary.registration_id.in_(in_wave.where(WaveEntry.selected.is_(True))))

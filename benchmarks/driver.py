@@ -104,8 +104,8 @@ async def complete(
 
 
 async def purchase(handle: WorkflowHandle, ref: str, stats: Stats) -> None:
-    """The row says AWARDED as soon as the award activity commits; the workflow may learn it a task later, and
-    then refuses NOT_AWARDED: retried, and counted."""
+    """The row says AWARDED as soon as the draw writes the card (or, for older journeys, their award activity); the
+    workflow learns it with the draw's signal a moment later, and refuses NOT_AWARDED until then: retried, counted."""
     for attempt in range(200):
         try:
             update = PurchaseUpdate.model_validate(order(ref))
