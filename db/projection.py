@@ -96,16 +96,17 @@ async def open_surveys_at_completion(session: AsyncSession, registration_id: str
         return None
     if (anchor := detail.get(SURVEYS_FROM)) is not None:
         return datetime.fromisoformat(anchor)
-    if SURVEYS in detail:
-        return None  # published by the journey (a completion reached it without the anchor)
+    if SURVEYS in detail or beneficiary.status not in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
+        # Published by the journey (a completion reached it without the anchor), or no incentive phase can begin:
+        # the journey has ended (a completion after the programme's close) or is not in training.
+        return None
     windows = survey_windows(ProgrammeTerms.model_validate(detail["terms"]), now)
     beneficiary.detail = {
         **detail,
         SURVEYS_FROM: now.isoformat(),
         SURVEYS: [{**w.model_dump(mode="json"), "submitted_at": None} for w in windows],
     }
-    if beneficiary.status in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
-        beneficiary.status = JourneyStatus.INCENTIVES
+    beneficiary.status = JourneyStatus.INCENTIVES
     return now
 
 

@@ -186,6 +186,12 @@ async def execute_completion(session: AsyncSession, client: Client, purchase: Pu
 async def _mark_completed(session: AsyncSession, cmd: Complete, registration_id: str) -> datetime | None:
     """Complete the purchase and, with the beneficiary's first completion, record its survey windows (for journeys
     that take them from here); the windows' anchor for the journey's signal, or None."""
+    # The beneficiary's row first, then the purchase's, in the order a revocation takes them (it voids open purchases
+    # under the beneficiary's lock): the other order deadlocks with it on PostgreSQL. (SQLite ignores it; its write
+    # lock, taken by the UPDATE below, orders the two.)
+    await session.execute(
+        select(Beneficiary.registration_id).where(Beneficiary.registration_id == registration_id).with_for_update()
+    )
     await session.execute(
         update(Purchase)
         .where(Purchase.purchase_ref == cmd.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)

@@ -1,20 +1,28 @@
-"""The purchase and completion rules that the API tests cannot reach on a live journey: the award gap's retry
-and a repeated completion after the journey ended."""
+"""The purchase and completion rules that the API tests cannot reach on a live journey: the award gap's retry, a
+repeated completion after the journey ended, a completion racing a revocation, and survey windows recorded only for a
+journey in training."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.contracts import PurchaseResult, PurchaseUpdate
+from activities.programme import ProgrammeActivities
+from core.contracts import PurchaseResult, PurchaseUpdate, RevokeInput
 from core.domain import JourneyStatus, PartnerKind, PurchaseStatus
 from core.problems import ProblemCode
-from db.models import Purchase
+from core.terms import PROFILES
+from db import projection
+from db.models import BalanceEntry, Beneficiary, Purchase
 from services import purchases
 from services.errors import Refused
+from simulators.inprocess import SimulatedMarketplace
+from simulators.world import SimWorld
 from tests.api.ledger import beneficiary
 from tests.services.fakes import FakeJourneys
 from workflows.journey import BeneficiaryJourney
@@ -121,3 +129,69 @@ async def test_completion_is_for_the_seller_or_the_provider_of_the_course_and_no
     assert journey.sent == []
     async with sessions() as session:
         assert (await session.get(Purchase, bought.purchase_ref)).status == PurchaseStatus.PURCHASED
+
+
+async def seed_in_training(sessions, journey_status: JourneyStatus = JourneyStatus.TRAINING) -> Purchase:
+    """A purchase of a journey that takes its survey windows from the API (its purchase marked the row so)."""
+    purchase = await seed(sessions, PurchaseStatus.PURCHASED, journey_status)
+    async with sessions.begin() as session:
+        row = await session.get(Beneficiary, purchase.registration_id)
+        terms = PROFILES["prakerja-2020"].model_dump(mode="json")
+        row.detail = {"terms": terms, projection.SURVEYS_AT_COMPLETION: True}
+    return purchase
+
+
+async def test_a_completion_racing_a_revocation_ends_in_one_outcome_never_a_deadlock(sessions) -> None:
+    """The two lock the beneficiary's row, then the purchase's, in the same order (PostgreSQL: the other order
+    deadlocked, and the partner's completion was answered 500)."""
+    bought = [await seed_in_training(sessions) for _ in range(10)]
+    programme = ProgrammeActivities(SimulatedMarketplace(SimWorld()), sessions)
+
+    async def complete(purchase: Purchase) -> None:
+        async with sessions() as session:
+            cmd = completion(purchase)
+            await purchases.execute_completion(session, FakeJourneys(), purchase, cmd)
+
+    async def revoke(purchase: Purchase) -> None:
+        revocation = RevokeInput(
+            registration_id=purchase.registration_id,
+            nik_hash=f"nik-{purchase.purchase_ref}",
+            reasons=["REVOKED_BY_OPERATOR"],
+            open_purchases=[purchase.purchase_ref],
+        )
+        await programme.revoke(revocation)
+
+    outcomes = await asyncio.gather(*(f(p) for p in bought for f in (complete, revoke)), return_exceptions=True)
+
+    unexpected = [o for o in outcomes if o is not None and not isinstance(o, Refused)]
+    assert unexpected == []
+    assert {o.code for o in outcomes if isinstance(o, Refused)} <= {ProblemCode.PURCHASE_CANCELLED}
+    async with sessions() as session:
+        for p in bought:
+            status = (await session.get(Purchase, p.purchase_ref)).status
+            refunds = await session.scalars(
+                select(BalanceEntry).where(BalanceEntry.reference == p.purchase_ref, BalanceEntry.kind == "REFUND")
+            )
+            assert (status, len(refunds.all())) in ((PurchaseStatus.COMPLETED, 0), (PurchaseStatus.CANCELLED, 1))
+
+
+async def test_a_completion_after_the_journey_ended_records_no_survey_windows(sessions) -> None:
+    ended = await seed_in_training(sessions, JourneyStatus.COMPLETED)  # closed with no training completed
+    training = await seed_in_training(sessions)
+
+    async with sessions() as session:
+        cmd = completion(ended)
+        with pytest.raises(Refused) as finished:
+            await purchases.execute_completion(session, FakeJourneys(FINISHED), ended, cmd)
+        cmd = completion(training)
+        journey = FakeJourneys()
+        await purchases.execute_completion(session, journey, training, cmd)
+
+    assert finished.value.code == ProblemCode.JOURNEY_FINISHED
+    async with sessions() as session:
+        after_the_end = await session.get(Beneficiary, ended.registration_id)
+        opened = await session.get(Beneficiary, training.registration_id)
+    assert (after_the_end.status, "surveys" in after_the_end.detail) == (JourneyStatus.COMPLETED, False)
+    assert (opened.status, len(opened.detail["surveys"])) == (JourneyStatus.INCENTIVES, 3)
+    [(_, signal)] = journey.sent
+    assert signal.surveys_from == datetime.fromisoformat(opened.detail["surveys_from"])
