@@ -31,6 +31,8 @@ from workflows.calendar import WaveCalendar
 from workflows.journey import BeneficiaryJourney
 
 SIGNAL_CONCURRENCY = 50
+# The treasury-return reference of an award whose journey no longer ran when the draw told it (nobody can spend it).
+UNCLAIMED_AWARD = "draw-unclaimed"
 # The calendar's dates follow the winners' own by a programme day, and at least this much real time: awards follow
 # the draw's signals by the real time a busy worker takes, whatever the programme clock's pace.
 CALENDAR_GRACE_FLOOR = timedelta(seconds=5)
@@ -113,7 +115,15 @@ class DrawActivities:
         outcomes = await asyncio.gather(
             *(self._signal(gate, input.wave_id, r, s, terms, awards.get(r)) for r, s in entries)
         )
+        # A winner whose journey no longer runs (ended by an operator without a revocation) cannot spend its card.
+        unclaimed = [r for (r, _), told in zip(entries, outcomes, strict=True) if r in awards and not told]
         async with self.sessions.begin() as session:
+            for registration_id in unclaimed:
+                await projection.return_to_treasury(session, registration_id, UNCLAIMED_AWARD)
+            if unclaimed:
+                await session.execute(
+                    update(Beneficiary).where(Beneficiary.registration_id.in_(unclaimed)).values(balance=0)
+                )
             if entries:
                 await session.execute(
                     update(WaveEntry)

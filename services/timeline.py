@@ -76,6 +76,7 @@ _RETURN_REASONS = {
     "revocation": "REVOKED",
     "journey-completed": "JOURNEY_COMPLETED",
     "programme-close": "PROGRAMME_CLOSED",
+    "draw-unclaimed": "AWARD_UNCLAIMED",  # the draw found no running journey to tell of its award
 }
 # The audited calls a timeline reads (route templates; a console form posting to another path is matched below
 # by what its row carries, not by its path).

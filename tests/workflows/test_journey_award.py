@@ -18,6 +18,7 @@ from db.models import BalanceEntry, Beneficiary, NikBlacklist, Partner, Wave, Wa
 from db.session import make_sessionmaker
 from simulators.inprocess import SimulatedMarketplace
 from simulators.world import SimWorld
+from tests.api.ledger import beneficiary
 from tests.conftest import test_settings as settings_for
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import Harness
@@ -288,3 +289,25 @@ async def test_a_revocation_and_the_draws_award_at_the_same_moment_leave_no_bala
         assert booked in ([], [("AWARD", 1_000_000), ("TREASURY_RETURN", -1_000_000)]), (rid, booked)
         assert (rows[rid].status, rows[rid].balance or 0) == ("REVOKED", 0)
         assert (rows[rid].prakerja_number is None) == (booked == [])
+
+
+async def test_a_winner_whose_journey_no_longer_runs_has_its_award_booked_back(harness):
+    [handle] = await pooled(harness, 1)
+    orphan = beneficiary(status=JourneyStatus.WAITING_FOR_WAVE, in_pool=True)  # its journey was terminated
+    async with harness.sessions.begin() as s:
+        s.add(orphan)
+    wave_id = await harness.open_wave(quota=2)
+    await harness.draw(wave_id)
+    assert await settle([handle]) == ["AWARDED"]
+
+    async with harness.sessions() as s:
+        entries = (
+            await s.scalars(select(BalanceEntry).where(BalanceEntry.registration_id == orphan.registration_id))
+        ).all()
+        unclaimed = await s.get(Beneficiary, orphan.registration_id)
+    assert [(e.kind, e.amount, e.reference) for e in entries] == [
+        ("AWARD", 1_000_000, wave_id),
+        ("TREASURY_RETURN", -1_000_000, "draw-unclaimed"),
+    ]
+    assert unclaimed.balance == 0
+    assert (await row(harness, handle)).balance == 1_000_000
