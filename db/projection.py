@@ -80,18 +80,13 @@ async def remember(session: AsyncSession, beneficiary: Beneficiary, key: str, va
     beneficiary.detail = {**(beneficiary.detail or {}), key: value}
 
 
-async def open_surveys_at_completion(session: AsyncSession, registration_id: str, now: datetime) -> datetime | None:
-    """With the beneficiary's first completed training, record its survey windows, counted from `now`, and move it
-    to INCENTIVES, for a journey that asked for it with its purchase (the journey then publishes nothing). Returns the
-    windows' anchor (the first completion's, on every later call), or None for a journey that publishes its own.
-    Call it in the write that completed the purchase: that write holds the database (SQLite), and the row is locked
-    here (PostgreSQL), so two completions at once record one anchor."""
-    beneficiary = await session.scalar(
-        select(Beneficiary)
-        .where(Beneficiary.registration_id == registration_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+async def survey_anchor(session: AsyncSession, registration_id: str, now: datetime) -> datetime | None:
+    """When the survey windows of a journey that takes them from the API open: fixed at `now` with the beneficiary's
+    first completed training, the same on every later call; None for a journey that publishes its own. Call it in
+    the write that completed the purchase: that write holds the database (SQLite), and the row is locked here
+    (PostgreSQL), so two completions at once fix one anchor. The windows are recorded once the journey has been told
+    (`record_survey_windows`): none can be answered before the journey can pay it."""
+    beneficiary = await _locked(session, registration_id)
     if beneficiary is None or not (detail := beneficiary.detail or {}).get(SURVEYS_AT_COMPLETION):
         return None
     if (anchor := detail.get(SURVEYS_FROM)) is not None:
@@ -100,14 +95,31 @@ async def open_surveys_at_completion(session: AsyncSession, registration_id: str
         # Published by the journey (a completion reached it without the anchor), or no incentive phase can begin:
         # the journey has ended (a completion after the programme's close) or is not in training.
         return None
-    windows = survey_windows(ProgrammeTerms.model_validate(detail["terms"]), now)
-    beneficiary.detail = {
-        **detail,
-        SURVEYS_FROM: now.isoformat(),
-        SURVEYS: [{**w.model_dump(mode="json"), "submitted_at": None} for w in windows],
-    }
-    beneficiary.status = JourneyStatus.INCENTIVES
+    beneficiary.detail = {**detail, SURVEYS_FROM: now.isoformat()}
     return now
+
+
+async def record_survey_windows(session: AsyncSession, registration_id: str) -> None:
+    """The journey has been told of the completion (its signal landed): record the survey windows counted from the
+    anchor, which the API checks answers against, and move the beneficiary to INCENTIVES (once)."""
+    beneficiary = await _locked(session, registration_id)
+    if beneficiary is None or SURVEYS in (detail := beneficiary.detail or {}) or SURVEYS_FROM not in detail:
+        return
+    if beneficiary.status not in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
+        return  # revoked or ended meanwhile: no incentive phase
+    anchor = datetime.fromisoformat(detail[SURVEYS_FROM])
+    windows = survey_windows(ProgrammeTerms.model_validate(detail["terms"]), anchor)
+    beneficiary.detail = {**detail, SURVEYS: [{**w.model_dump(mode="json"), "submitted_at": None} for w in windows]}
+    beneficiary.status = JourneyStatus.INCENTIVES
+
+
+async def _locked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
+    return await session.scalar(
+        select(Beneficiary)
+        .where(Beneficiary.registration_id == registration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 async def balance_of(session: AsyncSession, registration_id: str) -> int:

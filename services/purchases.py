@@ -181,11 +181,15 @@ async def execute_completion(session: AsyncSession, client: Client, purchase: Pu
         # A repeat after the journey ended changes nothing either way: still the same answer.
         if not (repeat and err.code == ProblemCode.JOURNEY_FINISHED):
             raise
+        return
+    if surveys_from is not None:  # the journey knows: its survey windows may open to answers now
+        await projection.record_survey_windows(session, purchase.registration_id)
+        await session.commit()
 
 
 async def _mark_completed(session: AsyncSession, cmd: Complete, registration_id: str) -> datetime | None:
-    """Complete the purchase and, with the beneficiary's first completion, record its survey windows (for journeys
-    that take them from here); the windows' anchor for the journey's signal, or None."""
+    """Complete the purchase and, with the beneficiary's first completion, fix when its survey windows open (for
+    journeys that take them from the API); that anchor for the journey's signal, or None."""
     # The beneficiary's row first, then the purchase's, in the order a revocation takes them (it voids open purchases
     # under the beneficiary's lock): the other order deadlocks with it on PostgreSQL. (SQLite ignores it; its write
     # lock, taken by the UPDATE below, orders the two.)
@@ -204,6 +208,6 @@ async def _mark_completed(session: AsyncSession, cmd: Complete, registration_id:
     if now == PurchaseStatus.CANCELLED:
         await session.rollback()
         raise Refused(409, ProblemCode.PURCHASE_CANCELLED, "The purchase was cancelled.")
-    surveys_from = await projection.open_surveys_at_completion(session, registration_id, datetime.now(UTC))
+    surveys_from = await projection.survey_anchor(session, registration_id, datetime.now(UTC))
     await session.commit()
     return surveys_from
