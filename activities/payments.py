@@ -35,6 +35,7 @@ from core.payments import (
     VerifyAccountInput,
     attempt_id_for,
 )
+from db import projection
 from db.models import Beneficiary, Clawback, Payment, PaymentAttempt
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class PaymentActivities:
         payment.status, payment.reason = PaymentStatus.PENDING, None
         payment.partner_client_code, payment.account_number = input.partner_client_code, input.account_number
         if retried:  # the hold is over (support retried it): the beneficiary's status says so in this write
-            await _release_hold(session, await _locked_beneficiary(session, payment.registration_id))
+            await _release_hold(session, await projection.locked(session, payment.registration_id))
 
     # --- ledger writes (journey task queue) ---
 
@@ -225,7 +226,7 @@ class PaymentActivities:
                     attempt.partner_client_code,
                     attempt.account_number,
                 )
-            beneficiary = await _locked_beneficiary(session, payment.registration_id)  # read once for both
+            beneficiary = await projection.locked(session, payment.registration_id)  # read once for both
             if newly_paid:
                 await _claw_back_if_revoked(session, payment, beneficiary)
             await _release_hold(session, beneficiary)
@@ -302,14 +303,10 @@ async def _last_attempt(session: AsyncSession, payment: Payment) -> LastAttempt 
     )
 
 
-async def _locked_beneficiary(session: AsyncSession, registration_id: str) -> Beneficiary | None:
-    return await session.get(Beneficiary, registration_id, with_for_update=True)
-
-
 async def _claw_back_if_revoked(session: AsyncSession, payment: Payment, beneficiary: Beneficiary | None) -> None:
     """Money that reached a revoked beneficiary after the revocation was booked (it was in flight then) joins the
     clawback in the same write that records it paid: a revocation never waits for a partner to answer.
-    `beneficiary`: its row locked for update by the caller (`_locked_beneficiary`)."""
+    `beneficiary`: its row locked for update by the caller (`projection.locked`)."""
     if beneficiary is None or beneficiary.status != JourneyStatus.REVOKED:
         return  # a revocation still to come counts every PAID row itself
     clawback = await session.get(Clawback, payment.registration_id, with_for_update=True)
@@ -329,7 +326,7 @@ async def _claw_back_if_revoked(session: AsyncSession, payment: Payment, benefic
 
 
 async def _hold(session: AsyncSession, registration_id: str) -> None:
-    beneficiary = await session.get(Beneficiary, registration_id, with_for_update=True)
+    beneficiary = await projection.locked(session, registration_id)
     if beneficiary is None or beneficiary.status in (*FINAL_STATUSES, JourneyStatus.PAYMENT_ON_HOLD):
         return
     beneficiary.detail = {**(beneficiary.detail or {}), STATUS_BEFORE_HOLD: beneficiary.status}
@@ -337,7 +334,7 @@ async def _hold(session: AsyncSession, registration_id: str) -> None:
 
 
 async def _release_hold(session: AsyncSession, beneficiary: Beneficiary | None) -> None:
-    """`beneficiary`: its row locked for update (`_locked_beneficiary`)."""
+    """`beneficiary`: its row locked for update (`projection.locked`)."""
     if beneficiary is None or beneficiary.status != JourneyStatus.PAYMENT_ON_HOLD:
         return
     still_held = await session.scalar(

@@ -120,15 +120,5 @@ class SurveyActivities:
         """First training completed: publish the survey windows (the API checks submissions against them)."""
         async with self.sessions.begin() as session:
             b = await projection.get(session, input.registration_id)
-            if b is None:
-                return
-            known = {s["survey_no"]: s for s in b.detail.get("surveys", [])}
-            b.detail = {
-                **b.detail,
-                "surveys": [
-                    {**w.model_dump(mode="json"), "submitted_at": known.get(w.survey_no, {}).get("submitted_at")}
-                    for w in input.surveys
-                ],
-            }
-            if b.status in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
-                b.status = JourneyStatus.INCENTIVES
+            if b is not None:
+                projection.show_survey_windows(b, input.surveys)

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cards import new_card_number
-from core.contracts import survey_windows
+from core.contracts import SurveyWindow, survey_windows
 from core.domain import BalanceEntryKind, JourneyStatus, PurchaseStatus
 from core.terms import ProgrammeTerms
 from db.models import BalanceEntry, Beneficiary, Purchase
@@ -86,7 +86,7 @@ async def survey_anchor(session: AsyncSession, registration_id: str, now: dateti
     the write that completed the purchase: that write holds the database (SQLite), and the row is locked here
     (PostgreSQL), so two completions at once fix one anchor. The windows are recorded once the journey has been told
     (`record_survey_windows`): none can be answered before the journey can pay it."""
-    beneficiary = await _locked(session, registration_id)
+    beneficiary = await locked(session, registration_id)
     if beneficiary is None or not (detail := beneficiary.detail or {}).get(SURVEYS_AT_COMPLETION):
         return None
     if (anchor := detail.get(SURVEYS_FROM)) is not None:
@@ -102,24 +102,35 @@ async def survey_anchor(session: AsyncSession, registration_id: str, now: dateti
 async def record_survey_windows(session: AsyncSession, registration_id: str) -> None:
     """The journey has been told of the completion (its signal landed): record the survey windows counted from the
     anchor, which the API checks answers against, and move the beneficiary to INCENTIVES (once)."""
-    beneficiary = await _locked(session, registration_id)
+    beneficiary = await locked(session, registration_id)
     if beneficiary is None or SURVEYS in (detail := beneficiary.detail or {}) or SURVEYS_FROM not in detail:
         return
     if beneficiary.status not in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
         return  # revoked or ended meanwhile: no incentive phase
     anchor = datetime.fromisoformat(detail[SURVEYS_FROM])
-    windows = survey_windows(ProgrammeTerms.model_validate(detail["terms"]), anchor)
-    beneficiary.detail = {**detail, SURVEYS: [{**w.model_dump(mode="json"), "submitted_at": None} for w in windows]}
-    beneficiary.status = JourneyStatus.INCENTIVES
+    show_survey_windows(beneficiary, survey_windows(ProgrammeTerms.model_validate(detail["terms"]), anchor))
 
 
-async def _locked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
-    return await session.scalar(
-        select(Beneficiary)
-        .where(Beneficiary.registration_id == registration_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+def show_survey_windows(beneficiary: Beneficiary, windows: list[SurveyWindow]) -> None:
+    """Record the survey windows the API checks answers against (keeping answers already recorded) and move a
+    beneficiary still in training to INCENTIVES."""
+    detail = beneficiary.detail or {}
+    known = {s["survey_no"]: s for s in detail.get(SURVEYS, [])}
+    beneficiary.detail = {
+        **detail,
+        SURVEYS: [
+            {**w.model_dump(mode="json"), "submitted_at": known.get(w.survey_no, {}).get("submitted_at")}
+            for w in windows
+        ],
+    }
+    if beneficiary.status in (JourneyStatus.AWARDED, JourneyStatus.TRAINING):
+        beneficiary.status = JourneyStatus.INCENTIVES
+
+
+async def locked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
+    """The beneficiary's row, read as it stands and locked for update (PostgreSQL; SQLite's write lock is the
+    transaction's first write) until the transaction ends."""
+    return await session.get(Beneficiary, registration_id, with_for_update=True, populate_existing=True)
 
 
 async def balance_of(session: AsyncSession, registration_id: str) -> int:
