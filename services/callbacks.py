@@ -1,5 +1,6 @@
 """A payment partner's callback: the outcome of one disbursement attempt, delivered to the payment's workflow."""
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +47,18 @@ async def report_outcome(session: AsyncSession, client: Client, attempt: Payment
         reason=cmd.reason,
         partner_reference=cmd.partner_reference,
     )
+    if await _signalled(client, attempt, signal) or not await _without_a_workflow(session, attempt, cmd):
+        return
+    # The journey may have started the payment's workflow between the signal and that write, and that workflow may
+    # have read the attempt before it: it waits for this callback, so it gets it too. Started after the write, it
+    # has read the outcome already (a repeat changes nothing); still not started, it will. The outcome is recorded
+    # either way: if Temporal is away now, the workflow asks the partner when its callback window ends.
+    with contextlib.suppress(Refused):
+        await _signalled(client, attempt, signal)
+
+
+async def _signalled(client: Client, attempt: PaymentAttempt, signal: AttemptStatusSignal) -> bool:
+    """Delivered to the payment's workflow; False when none runs."""
     try:
         await client.get_workflow_handle(payment_workflow_id(attempt.payment_id)).signal(
             Disbursement.attempt_status, signal
@@ -53,14 +66,15 @@ async def report_outcome(session: AsyncSession, client: Client, attempt: Payment
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise Refused(503, ProblemCode.TEMPORAL_UNAVAILABLE, "The callback could not be delivered; retry.") from err
-        await _without_a_workflow(session, attempt, cmd)
+        return False
+    return True
 
 
-async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> None:
+async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> bool:
     """No payment workflow runs. Either none has started yet (the journey's one-activity payment sent the attempt
     and is handing it to a `Disbursement` workflow): the outcome waits on the attempt, where that workflow reads it
-    when it opens. Or the payment workflow has finished: a success for an attempt closed as failed is an anomaly
-    that reconciliation must see (money may have moved twice), anything else an old echo."""
+    when it opens (True). Or the payment workflow has finished: a success for an attempt closed as failed is an
+    anomaly that reconciliation must see (money may have moved twice), anything else an old echo."""
     if attempt.status == AttemptStatus.PENDING:
         await session.execute(
             update(PaymentAttempt)
@@ -73,7 +87,7 @@ async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cm
             )
         )
         await session.commit()
-        return
+        return True
     if cmd.status is CallbackStatus.SUCCEEDED and attempt.status == AttemptStatus.FAILED:
         await session.execute(
             update(PaymentAttempt)
@@ -84,3 +98,4 @@ async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cm
             )
         )
         await session.commit()
+    return False

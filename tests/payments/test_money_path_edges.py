@@ -1,26 +1,36 @@
 """Edge cases of the money path found by reading it (issue 11), each failing on the code before the fix: a partner's
-4xx, a 409 for a repeated key, an attempt PENDING for ever, and an attempt id resent to another destination."""
+4xx, a 409 for a repeated key, an attempt PENDING for ever, an attempt id resent to another destination, and a
+callback that arrives while the journey is handing its payment to a `Disbursement` workflow."""
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from activities.payments import PaymentActivities
 from adapters.errors import PartnerRejected
 from core.domain import PaymentKind
 from core.payments import (
     AttemptInput,
+    CallbackStatus,
+    DisburseInput,
+    DisburseResult,
     OpenPaymentInput,
     PaymentReason,
     RetryPaymentInput,
     attempt_id_for,
     payment_id_for,
+    payment_workflow_id,
 )
 from core.problems import ProblemCode
-from tests.payments.harness import NIK, until, wait_state
+from services.callbacks import AttemptOutcome, attempt_for, report_outcome
+from tests.payments.harness import NIK, until, wait_state, waiting_on_timer
 from workflows.disbursement import Disbursement
 
 
@@ -122,3 +132,80 @@ async def test_an_attempt_id_is_never_sent_to_another_partner_account_or_amount(
     assert pay.received(pay.partner_b) == []
     assert await payments.disburse(first) == await payments.disburse(first)  # the same destination: the same answer
     await until(lambda: pay.gateway.count("disburse") == 3)
+
+
+class StartedMidCallback:
+    """A Temporal client whose first signal to a payment workflow finds none, as the API's callback service meets
+    it when the partner calls back during the journey's hand-over: the journey's one-activity payment got PENDING
+    and is starting the `Disbursement` workflow. That workflow starts, and reads the attempt (still PENDING), in the
+    moment between the signal and the service's next step."""
+
+    def __init__(self, client: Client, start: Callable[[], Awaitable[WorkflowHandle]]) -> None:
+        self.client, self.start = client, start
+        self.started: WorkflowHandle | None = None
+
+    def get_workflow_handle(self, workflow_id: str) -> "StartedMidCallback":
+        self.workflow_id = workflow_id
+        return self
+
+    async def signal(self, handler: Any, arg: Any) -> None:
+        handle = self.client.get_workflow_handle(self.workflow_id)
+        if self.started is None:
+            try:
+                await handle.signal(handler, arg)
+            except RPCError:
+                self.started = await self.start()
+                await waiting_on_timer(self.started)  # opened, read the attempt, waits for the callback
+                raise
+        await handle.signal(handler, arg)
+
+
+async def test_a_callback_racing_the_hand_over_to_the_payment_workflow_still_settles_it(pay):
+    pay.world.configure_payment_partner(pay.partner_a, mode="async")
+    callbacks: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def keep(url: str, headers: dict[str, str], body: bytes) -> None:
+        callbacks.append((url, headers, body))
+
+    pay.world.callback_sender = keep
+    registration_id = await pay.beneficiary()
+    payment_id = payment_id_for(registration_id, PaymentKind.INCENTIVE, 1)
+    disburse = DisburseInput(
+        payment_id=payment_id,
+        registration_id=registration_id,
+        kind=PaymentKind.INCENTIVE,
+        number=1,
+        amount=600_000,
+        partner_client_code=pay.partner_a,
+        account_number=pay.account(pay.partner_a),
+        nik=NIK,
+    )
+    first = await PaymentActivities(pay.gateway, pay.sessions, pay.settings.api_public_url).pay(disburse)
+    assert (first.status, first.answer and first.answer.answer) == ("PENDING", "PENDING")
+    await until(lambda: callbacks != [])
+    outcome = AttemptOutcome(
+        attempt_id=attempt_id_for(payment_id, 1),
+        partner_client_code=pay.partner_a,
+        status=CallbackStatus(json.loads(callbacks[0][2])["status"]),
+    )
+
+    async def start() -> WorkflowHandle:
+        handle = await pay.client.start_workflow(
+            Disbursement.run,
+            disburse.model_copy(update={"first_answer": first.answer}),
+            id=payment_workflow_id(payment_id),
+            task_queue=pay.settings.task_queue,
+            result_type=DisburseResult,
+        )
+        pay.started.append(handle)
+        return handle
+
+    racing = StartedMidCallback(pay.client, start)
+    async with pay.sessions() as session:
+        attempt = await attempt_for(session, outcome)
+        await report_outcome(session, racing, attempt, outcome)  # type: ignore[arg-type]
+
+    assert racing.started is not None
+    state = await wait_state(racing.started, "PAID")  # real time: well inside the callback window
+    assert state.status == "PAID" and pay.gateway.count("status") == 0  # settled by the callback, not by asking
+    pay.assert_paid_at_most_once()
