@@ -1,11 +1,13 @@
 """Payment side effects: the ledger rows, one partner call per method, the beneficiary's on-hold projection.
 
-Partner calls (`disburse`, `check_status`, `verify_account`) run on the partner's own task queue; ledger
-writes run on the journey queue. Every method is idempotent: a retried activity finds its own earlier
-write, and the partner dedupes a repeated disbursement by its idempotency key (the attempt id).
+Partner calls (`pay`, `disburse`, `check_status`, `verify_account`) run on the partner's own task queue; ledger
+writes run on the journey queue. The journey's common path, `pay_in_worker`, runs as a local activity of the
+journey's own worker, within the partner's budget. Every method is idempotent: a retried activity finds its own
+earlier write, and the partner dedupes a repeated disbursement by its idempotency key (the attempt id).
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -35,11 +37,14 @@ from core.payments import (
     VerifyAccountInput,
     attempt_id_for,
 )
+from core.ratestore import MemoryRateStore, RateStore
 from db import projection
 from db.models import Beneficiary, Clawback, Payment, PaymentAttempt
 
 log = logging.getLogger(__name__)
 
+# A partner's payments per second from the journeys' workers when the composition root sets none (tests, tools).
+DEFAULT_DIRECT_RATE_PER_S = 10.0
 # Where the beneficiary's status before its first payment hold is kept, to restore it once nothing is on hold.
 STATUS_BEFORE_HOLD = "status_before_payment_hold"
 
@@ -56,13 +61,31 @@ def _answer(result: DisbursementResult | None) -> AttemptAnswer:
     )
 
 
+@dataclass(frozen=True)
+class PartnerBudget:
+    """How many payments per second each partner takes from the journeys' workers directly (`pay_in_worker`), counted
+    in `store`: in Redis one budget for every worker process, in memory one per process. What a spent budget turns
+    away queues on the partner's task queue, whose server-side rate is the partner's other share."""
+
+    per_s: float
+    store: RateStore
+
+    async def admits(self, partner_client_code: str) -> bool:
+        return await self.store.hit(f"prakerja:partner-calls:{partner_client_code}", self.per_s, 1.0) == 0
+
+
 class PaymentActivities:
     def __init__(
-        self, gateway: PaymentGateway, sessions: async_sessionmaker[AsyncSession], callback_base_url: str
+        self,
+        gateway: PaymentGateway,
+        sessions: async_sessionmaker[AsyncSession],
+        callback_base_url: str,
+        budget: PartnerBudget | None = None,
     ) -> None:
         self.gateway = gateway
         self.sessions = sessions
         self.callback_base_url = callback_base_url
+        self.budget = budget or PartnerBudget(DEFAULT_DIRECT_RATE_PER_S, MemoryRateStore())
 
     # --- partner calls (partner task queue) ---
 
@@ -103,6 +126,16 @@ class PaymentActivities:
             )
         )
         return PayResult(status=PaymentStatus.PAID, answer=answer)
+
+    @activity.defn
+    async def pay_in_worker(self, input: DisburseInput) -> PayResult:
+        """`pay`, run by the journey's own worker as a local activity: no task queue, no dispatch by the server, no
+        workflow task of its own. Only within the partner's budget: once it is spent this returns `queued`, having
+        written and sent nothing, and the journey runs `pay` on the partner's queue, where the server's rate limit
+        lets a payday backlog through at the partner's pace."""
+        if not await self.budget.admits(input.partner_client_code):
+            return PayResult(status=PaymentStatus.PENDING, queued=True)
+        return await self.pay(input)
 
     @activity.defn
     async def disburse(self, input: AttemptInput) -> AttemptAnswer:

@@ -19,9 +19,9 @@ from adapters.metering import MeteredTransport
 from api.cache import Cached
 from api.errors import ProblemError
 from api.metrics import Metrics
-from api.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.codec import EncryptionCodec, parse_keys
 from core.problems import ProblemCode
+from core.ratestore import MemoryRateStore, RateStore, build_rate_store
 from core.settings import AdapterMode, Settings
 from core.temporal import connect
 from core.tracing import instrument_http, temporal_interceptors

@@ -19,9 +19,11 @@ COUNTED = {
     EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: "signals sent",
     EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: "search-attribute upserts",
 }
-# Billable on Temporal Cloud, with the workflow start. Workflow tasks are not billed, but each one is a server
+# A local activity leaves one marker in the history (its result); Temporal Cloud bills it as an action too.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+# Billable on Temporal Cloud, with the workflow start and the local activities. Workflow tasks are not billed, but each one is a server
 # persistence round and a worker activation: they are what the embedded server and the worker spend time on.
-ACTIONS = ("workflow starts", *COUNTED.values())
+ACTIONS = ("workflow starts", *COUNTED.values(), "local activities")
 ROWS = (*ACTIONS, "workflow tasks", "history events")
 
 
@@ -50,6 +52,11 @@ async def count_history(client: Client, workflow_id: str) -> HistoryCount:
             result.counts["workflow tasks"] += 1
         if (name := COUNTED.get(event.event_type)) is not None:
             result.counts[name] += 1
+        if (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            result.counts["local activities"] += 1
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             result.activity_types[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:

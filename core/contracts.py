@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from core.domain import JourneyStatus
+from core.domain import JourneyStatus, PaymentKind
 from core.terms import ProgrammeTerms
 
 
@@ -150,9 +150,22 @@ class RevokeInput(BaseModel):
     open_purchases: list[str] = Field(default_factory=list)
 
 
+class UnsettledPayment(BaseModel):
+    """A ledger row a revocation found neither paid nor stopped: a payment whose partner call may be in flight."""
+
+    payment_id: str
+    kind: PaymentKind
+    number: int
+    amount: int
+    partner_client_code: str
+    account_number: str  # personal data: in (encrypted) payloads only
+
+
 class RevokeResult(BaseModel):
     returned_to_treasury: int = 0
     clawback_amount: int = 0
+    # Since LOCAL_PAYMENTS the journey resolves those it did not start itself (`IncentivePhase.resolve_unrecorded`).
+    unsettled: list[UnsettledPayment] = Field(default_factory=list)
 
 
 class WaveDrawInput(BaseModel):

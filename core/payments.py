@@ -135,6 +135,8 @@ class PayResult(BaseModel):
 
     status: PaymentStatus
     answer: AttemptAnswer | None = None
+    # `pay_in_worker` only: nothing was written or sent, the partner's budget was spent; pay on its queue.
+    queued: bool = False
 
 
 class DisburseResult(BaseModel):

@@ -25,6 +25,7 @@ from activities.training import SurveyActivities, TrainingActivities
 from adapters.factory import Adapters
 from adapters.metering import MeteredTransport
 from core.logs import configure_logging
+from core.ratestore import RateStore, build_rate_store
 from core.settings import Settings, load_settings
 from core.temporal import connect
 from core.tracing import instrument_http, temporal_interceptors, tracer_provider
@@ -44,9 +45,13 @@ WORKFLOWS: Sequence[type] = (BeneficiaryJourney, WaveDraw, WaveCalendar, CourseA
 
 
 def journey_activities(
-    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    adapters: Adapters,
+    sessions: async_sessionmaker[AsyncSession],
+    rates: RateStore | None = None,
 ) -> list[Callable[..., Any]]:
-    """Bound activity methods served on the journey task queue."""
+    """Bound activity methods served on the journey task queue; `rates` counts the partners' budgets for the
+    journeys' direct payments (this process's memory if None)."""
     identity = IdentityActivities(
         adapters.civil_registry, adapters.biometrics, sessions, settings.face_match_threshold, settings.secret_key
     )
@@ -72,7 +77,7 @@ def journey_activities(
         CalendarActivities(sessions).tell_journeys,
         assessment.record_decision,
         assessment.mark_overdue,
-        *payment_journey_activities(settings, adapters, sessions),
+        *payment_journey_activities(settings, adapters, sessions, rates),
     ]
 
 
@@ -108,7 +113,11 @@ async def run(settings: Settings) -> None:
         adapters = build_adapters(settings, http=http)
         client = await connect(settings, runtime=runtime, interceptors=temporal_interceptors(tracing))
         sessions = make_sessionmaker(engine)
-        workers = build_workers(client, settings, adapters, sessions)
+        # Several worker processes share each partner's budget for direct payments through Redis.
+        rates = build_rate_store(settings.redis_url)
+        workers = build_workers(
+            client, settings, adapters, sessions, journey_activities(settings, adapters, sessions, rates)
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,6 +130,7 @@ async def run(settings: Settings) -> None:
             await stop.wait()
             await asyncio.gather(*(w.shutdown() for w in workers))
             await asyncio.gather(*tasks, return_exceptions=True)
+        await rates.aclose()
     await engine.dispose()
     if tracing is not None:
         tracing.shutdown()  # sends the spans still batched

@@ -1,4 +1,5 @@
-"""Payment workers: one activity worker per payment partner queue, each rate-limited on the server.
+"""Payment workers: one activity worker per payment partner queue, each rate-limited on the server, and the
+journeys' direct payments (`pay_in_worker`, a local activity of the journey's worker) within the partner's budget.
 
 Payment partners are discovered from the database at start and re-checked every few seconds, so a
 partner registered later through the admin API gets its worker without a restart. The Disbursement and
@@ -19,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.payments import PaymentActivities
+from activities.payments import PartnerBudget, PaymentActivities
 from activities.reconciliation import ReconciliationActivities
 from adapters.factory import Adapters
 from core.domain import PartnerKind
 from core.payments import interactive_task_queue, payment_task_queue
+from core.ratestore import MemoryRateStore, RateStore
 from core.settings import Settings
 from db.models import Partner
 from workflows.disbursement import Disbursement
@@ -35,15 +37,29 @@ PAYMENT_WORKFLOWS: Sequence[type] = (Disbursement, Reconciliation)
 # Activities per second across all workers of one partner's queue (enforced by the Temporal server);
 # the worker process takes it from PRAKERJA_PAYMENT_RATE_PER_S.
 DEFAULT_PARTNER_RATE_PER_S = 20.0
+# A partner's rate is shared by the two ways a payment reaches it: the journeys' workers call it directly within a
+# budget (`PartnerBudget`, counted in Redis across processes when PRAKERJA_REDIS_URL is set), and what that budget
+# turns away queues on the partner's bulk queue, at the server-side rate. Half each: together never above the rate.
+DIRECT_SHARE = 0.5
 REFRESH_INTERVAL_S = 10.0
 
 
+def direct_budget(settings: Settings, rates: RateStore | None = None) -> PartnerBudget:
+    """The partners' budgets for the journeys' direct payments, counted in `rates` (this process's memory if None)."""
+    return PartnerBudget(settings.payment_rate_per_s * DIRECT_SHARE, rates or MemoryRateStore())
+
+
 def payment_journey_activities(
-    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    adapters: Adapters,
+    sessions: async_sessionmaker[AsyncSession],
+    rates: RateStore | None = None,
 ) -> list[Callable[..., Any]]:
-    """Ledger activities, served on the journey queue next to the Disbursement workflow."""
-    payments = PaymentActivities(adapters.payments, sessions, settings.api_public_url)
+    """Ledger activities, served on the journey queue next to the Disbursement workflow, and the journeys' direct
+    payment (a local activity, so it runs in the journey's worker: registered here, never dispatched)."""
+    payments = PaymentActivities(adapters.payments, sessions, settings.api_public_url, direct_budget(settings, rates))
     return [
+        payments.pay_in_worker,
         payments.open_payment,
         payments.mark_paid,
         payments.mark_on_hold,
@@ -114,19 +130,20 @@ class PaymentWorkers:
 
     def _start(self, code: str) -> tuple[list[Worker], asyncio.Task[Any]]:
         """Two queues per partner, each with its own server-side rate: bulk (disbursements, their status,
-        statements; a payday backlog waits here) and interactive (e-KYC, which a beneficiary or support waits for)."""
+        statements; a payday backlog waits here, at the share of the rate the journeys' direct payments leave it) and
+        interactive (e-KYC, which a beneficiary or support waits for)."""
         workers = [
             Worker(
                 self._client,
                 task_queue=queue,
                 activities=activities,
-                max_task_queue_activities_per_second=self._rate,
+                max_task_queue_activities_per_second=rate,
                 # An in-flight disbursement cut short is safe (same key next time), but let it finish if it can.
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )
-            for queue, activities in (
-                (payment_task_queue(code), self._activities),
-                (interactive_task_queue(code), interactive_activities(self._activities)),
+            for queue, activities, rate in (
+                (payment_task_queue(code), self._activities, self._rate * (1 - DIRECT_SHARE)),
+                (interactive_task_queue(code), interactive_activities(self._activities), self._rate),
             )
         ]
         return workers, asyncio.create_task(_run_all(workers), name=f"payment-workers-{code}")

@@ -70,6 +70,12 @@ ONE_ACTIVITY_PAY: ActivityOptions = {
         PAYMENT_PARTNER_CALL["retry_policy"], maximum_interval=timedelta(seconds=10), maximum_attempts=4
     ),
 }
+# The journey's direct payment (`pay_in_worker`, a local activity): one try inside the journey's workflow task; any
+# failure goes to the partner's queue (`ONE_ACTIVITY_PAY`), whose retries back off without holding a workflow task.
+DIRECT_PAY: ActivityOptions = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+}
 # e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
 KYC_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=20),

@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.training import Card, TrainingLedger
     from workflows.versions import (
         since_lean_journey,
+        since_local_payments,
         since_one_activity_payments,
         since_written_ahead,
     )
@@ -355,7 +356,7 @@ class BeneficiaryJourney:
     async def _revoke(self, reasons: list[str]) -> JourneyResult:
         async with self.money_lock:
             self.finishing = True
-            await workflow.execute_activity_method(
+            revoked = await workflow.execute_activity_method(
                 ProgrammeActivities.revoke,
                 RevokeInput(
                     registration_id=self.input.registration_id,
@@ -367,6 +368,8 @@ class BeneficiaryJourney:
                 **PARTNER_CALL,
             )
             self.balance = 0
+            if since_local_payments():
+                await self.money.resolve_unrecorded(revoked.unsettled, (self.terms or self.input.terms).time_scale)
         return await self._end(JourneyStatus.REVOKED, reasons)
 
     async def _end(self, status: JourneyStatus, reasons: list[str]) -> JourneyResult:

@@ -7,12 +7,19 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ChildWorkflowCancellationType, ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
-    from core.contracts import LinkAccountResult, LinkAccountUpdate, RevokeSignal, StartJourneyInput, SurveyWindow
+    from core.contracts import (
+        LinkAccountResult,
+        LinkAccountUpdate,
+        RevokeSignal,
+        StartJourneyInput,
+        SurveyWindow,
+        UnsettledPayment,
+    )
     from core.domain import JourneyStatus, PaymentKind, PaymentStatus
     from core.payments import (
         DisburseInput,
@@ -27,11 +34,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.problems import ProblemCode
     from core.terms import ProgrammeTerms
-    from workflows.disbursement import ONE_ACTIVITY_PAY, Disbursement, kyc_options
+    from workflows.disbursement import DIRECT_PAY, ONE_ACTIVITY_PAY, Disbursement, kyc_options
     from workflows.journey_status import refuse
     from workflows.surveys import SurveySchedule
     from workflows.training import TrainingLedger
-    from workflows.versions import since_one_activity_payments
+    from workflows.versions import since_local_payments, since_one_activity_payments
 
 # How late a submission accepted inside its window may reach the journey. Delivery takes real time, so a
 # compressed programme clock shortens the wait only down to a floor.
@@ -182,22 +189,7 @@ class IncentivePhase:
         one_activity: bool,
         revoked: bool,
     ) -> None:
-        handle = await workflow.start_child_workflow(
-            Disbursement.run,
-            disburse,
-            id=payment_workflow_id(payment_id),
-            # Closing the journey never cancels money: a payment in flight or on hold outlives it (support can
-            # still retry it). Before the one-activity path, payments were cancelled with the journey.
-            parent_close_policy=ParentClosePolicy.ABANDON if one_activity else ParentClosePolicy.REQUEST_CANCEL,
-            # A revocation asks the payment to stop and goes on: the payment settles in its own workflow.
-            cancellation_type=(
-                ChildWorkflowCancellationType.TRY_CANCEL
-                if one_activity
-                else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
-            ),
-            static_summary=f"{kind.value.lower()} {number} of {self.journey.input.registration_id}",
-        )
-        self.payments[payment_id] = handle
+        handle = await self._start_payment_workflow(payment_id, disburse, kind, number, one_activity=one_activity)
         if revoked:  # a revocation interrupted the one-activity payment: resolve what was sent, start nothing new
             handle.cancel()
             raise asyncio.CancelledError()
@@ -217,17 +209,53 @@ class IncentivePhase:
         self.journey.set_status(self.journey.status)
         self.journey.stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
 
+    async def _start_payment_workflow(
+        self, payment_id: str, disburse: DisburseInput, kind: PaymentKind, number: int, *, one_activity: bool
+    ) -> ChildWorkflowHandle[Any, DisburseResult]:
+        handle = await workflow.start_child_workflow(
+            Disbursement.run,
+            disburse,
+            id=payment_workflow_id(payment_id),
+            # Closing the journey never cancels money: a payment in flight or on hold outlives it (support can
+            # still retry it). Before the one-activity path, payments were cancelled with the journey.
+            parent_close_policy=ParentClosePolicy.ABANDON if one_activity else ParentClosePolicy.REQUEST_CANCEL,
+            # A revocation asks the payment to stop and goes on: the payment settles in its own workflow.
+            cancellation_type=(
+                ChildWorkflowCancellationType.TRY_CANCEL
+                if one_activity
+                else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
+            ),
+            static_summary=f"{kind.value.lower()} {number} of {self.journey.input.registration_id}",
+        )
+        self.payments[payment_id] = handle
+        return handle
+
+    async def resolve_unrecorded(self, unsettled: list[UnsettledPayment], time_scale: float) -> None:
+        """After a revocation: payments the ledger shows in flight that this journey has no record of. A direct
+        payment (`pay_in_worker`, a local activity) runs inside a workflow task; if that task was lost (its worker
+        died, or the server refused the task because a revocation came meanwhile), the payment's call may have
+        happened while the history never says so, and the revocation then never asks for it again. Each gets its
+        `Disbursement` workflow, asked to stop at once: it resolves what the partner holds and sends nothing new
+        (a payment that did go through is PAID and joins the clawback)."""
+        for payment in unsettled:
+            if payment.payment_id in self.payments or payment.payment_id in self.paid:
+                continue
+            disburse = DisburseInput(
+                **payment.model_dump(exclude={"payment_id"}),
+                payment_id=payment.payment_id,
+                registration_id=self.journey.input.registration_id,
+                nik=self.journey.input.applicant.nik,
+                time_scale=time_scale,
+            )
+            handle = await self._start_payment_workflow(
+                payment.payment_id, disburse, payment.kind, payment.number, one_activity=True
+            )
+            handle.cancel()
+
     async def _pay_in_one_activity(self, disburse: DisburseInput) -> tuple[PayResult | None, bool]:
         """(the activity's result, or None when the partner kept failing; whether a revocation arrived meanwhile).
         A revocation lets the call finish: money the partner accepted is then known before anything is booked."""
-        call = asyncio.ensure_future(
-            workflow.execute_activity_method(
-                PaymentActivities.pay,
-                disburse,
-                task_queue=payment_task_queue(disburse.partner_client_code),
-                **ONE_ACTIVITY_PAY,
-            )
-        )
+        call = asyncio.ensure_future(self._pay_call(disburse))
         revoked = False
         while True:
             try:
@@ -236,6 +264,28 @@ class IncentivePhase:
                 revoked = True
             except ActivityError:
                 return None, revoked
+
+    @staticmethod
+    async def _pay_call(disburse: DisburseInput) -> PayResult:
+        """In the journey's worker while the partner's budget allows (since LOCAL_PAYMENTS), else on its queue."""
+        if since_local_payments():
+            try:
+                direct = await workflow.execute_local_activity_method(
+                    PaymentActivities.pay_in_worker,
+                    disburse,
+                    start_to_close_timeout=DIRECT_PAY["start_to_close_timeout"],
+                    retry_policy=DIRECT_PAY["retry_policy"],
+                )
+                if not direct.queued:
+                    return direct
+            except (ActivityError, ApplicationError):  # a local activity's last failure may come unwrapped
+                pass  # failed once (a partner's 5xx, a timeout): the queue's backed-off retries take over, as before
+        return await workflow.execute_activity_method(
+            PaymentActivities.pay,
+            disburse,
+            task_queue=payment_task_queue(disburse.partner_client_code),
+            **ONE_ACTIVITY_PAY,
+        )
 
     async def settle(self) -> None:
         """After a revocation cancelled them, wait for payments to resolve what is already in flight."""

@@ -21,6 +21,10 @@ keeps the logic of the release it started under all its life, which the replay f
   journey runs no `award` activity; and the API records the survey windows with the beneficiary's first completed
   training (the journey's first purchase marks the row for it, the completion's signal carries the windows' anchor),
   so the journey runs no `schedule_surveys`. A signal without them (an older sender) gets the activity as before.
+- `LOCAL_PAYMENTS`: the journey's one-activity payment runs first as a local activity of its own worker
+  (`PaymentActivities.pay_in_worker`), within the partner's budget for such calls: no task queue, no dispatch by the
+  server, no workflow task of its own. A spent budget sends nothing, and the payment goes to the partner's queue as
+  before (`pay`), where the server's rate limit paces a backlog.
 """
 
 from temporalio import workflow
@@ -28,10 +32,16 @@ from temporalio import workflow
 ONE_ACTIVITY_PAYMENTS = "one-activity-payments"
 LEAN_JOURNEY = "lean-journey"
 WRITTEN_AHEAD = "written-ahead"
+LOCAL_PAYMENTS = "local-payments"
+
+
+def since_local_payments() -> bool:
+    return workflow.patched(LOCAL_PAYMENTS)
 
 
 def since_written_ahead() -> bool:
-    return workflow.patched(WRITTEN_AHEAD)
+    """True for workflows started under WRITTEN_AHEAD or any later release."""
+    return since_local_payments() or workflow.patched(WRITTEN_AHEAD)
 
 
 def since_lean_journey() -> bool:

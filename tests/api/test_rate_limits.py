@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.ratelimit import client_address
-from api.ratestore import MemoryRateStore
+from core.ratestore import MemoryRateStore
 from core.settings import Settings
 from tests.api.conftest import probe
 from tests.api.helpers import admin, assert_problem, bearer, register_partner, serve, signed, staff_token

@@ -106,10 +106,11 @@ async def test_one_trace_runs_from_the_journey_through_signal_workflow_and_activ
     partner_call = disburse[0]
     chain = ancestors(partner_call, index)
     # The journey's trace starts at its registration; workflow code runs in the context of its start. A payment
-    # is one activity of the journey on the common path (issue 11: no child workflow unless it is needed).
+    # is one activity of the journey on the common path (issue 11: no child workflow unless it is needed), a local
+    # activity of the journey's worker within the partner's budget.
     assert chain == [
-        "RunActivity:pay",
-        "StartActivity:pay",
+        "RunActivity:pay_in_worker",
+        "StartActivity:pay_in_worker",
         "StartWorkflow:BeneficiaryJourney",
         "POST /v1/registrations",
     ]

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from activities.payments import PaymentActivities
+from activities.payments import PartnerBudget, PaymentActivities
 from adapters.errors import PartnerRejected
 from core.domain import PaymentKind
 from core.payments import (
@@ -29,6 +29,8 @@ from core.payments import (
     payment_workflow_id,
 )
 from core.problems import ProblemCode
+from core.ratestore import MemoryRateStore
+from db.models import Payment
 from services.callbacks import AttemptOutcome, attempt_for, report_outcome
 from tests.payments.harness import NIK, until, wait_state, waiting_on_timer
 from workflows.disbursement import Disbursement
@@ -134,6 +136,21 @@ async def test_an_attempt_id_is_never_sent_to_another_partner_account_or_amount(
     await until(lambda: pay.gateway.count("disburse") == 3)
 
 
+async def incentive_1(pay) -> DisburseInput:  # type: ignore[no-untyped-def]
+    """Incentive 1 of a new beneficiary, to an account at partner A, as the journey asks for it."""
+    registration_id = await pay.beneficiary()
+    return DisburseInput(
+        payment_id=payment_id_for(registration_id, PaymentKind.INCENTIVE, 1),
+        registration_id=registration_id,
+        kind=PaymentKind.INCENTIVE,
+        number=1,
+        amount=600_000,
+        partner_client_code=pay.partner_a,
+        account_number=pay.account(pay.partner_a),
+        nik=NIK,
+    )
+
+
 class StartedMidCallback:
     """A Temporal client whose first signal to a payment workflow finds none, as the API's callback service meets
     it when the partner calls back during the journey's hand-over: the journey's one-activity payment got PENDING
@@ -168,18 +185,8 @@ async def test_a_callback_racing_the_hand_over_to_the_payment_workflow_still_set
         callbacks.append((url, headers, body))
 
     pay.world.callback_sender = keep
-    registration_id = await pay.beneficiary()
-    payment_id = payment_id_for(registration_id, PaymentKind.INCENTIVE, 1)
-    disburse = DisburseInput(
-        payment_id=payment_id,
-        registration_id=registration_id,
-        kind=PaymentKind.INCENTIVE,
-        number=1,
-        amount=600_000,
-        partner_client_code=pay.partner_a,
-        account_number=pay.account(pay.partner_a),
-        nik=NIK,
-    )
+    disburse = await incentive_1(pay)
+    payment_id = disburse.payment_id
     first = await PaymentActivities(pay.gateway, pay.sessions, pay.settings.api_public_url).pay(disburse)
     assert (first.status, first.answer and first.answer.answer) == ("PENDING", "PENDING")
     await until(lambda: callbacks != [])
@@ -209,3 +216,20 @@ async def test_a_callback_racing_the_hand_over_to_the_payment_workflow_still_set
     state = await wait_state(racing.started, "PAID")  # real time: well inside the callback window
     assert state.status == "PAID" and pay.gateway.count("status") == 0  # settled by the callback, not by asking
     pay.assert_paid_at_most_once()
+
+
+async def test_a_direct_payment_past_the_partners_budget_writes_and_sends_nothing(pay):
+    # One budget for every worker of the partner (one store; Redis in production): a burst of 1 per second here,
+    # the store's clock stopped so the second payment of that second meets it spent.
+    budget = PartnerBudget(1.0, MemoryRateStore(clock=lambda: 0.0))
+    workers = [PaymentActivities(pay.gateway, pay.sessions, pay.settings.api_public_url, budget) for _ in range(2)]
+    first, second = await incentive_1(pay), await incentive_1(pay)
+
+    paid = await workers[0].pay_in_worker(first)
+    queued = await workers[1].pay_in_worker(second)
+
+    assert (paid.status, paid.queued) == ("PAID", False)
+    assert (queued.status, queued.queued, queued.answer) == ("PENDING", True, None)
+    assert pay.gateway.count("disburse") == 1 and pay.received(pay.partner_a) == [f"{first.payment_id}-A1"]
+    async with pay.sessions() as session:
+        assert await session.get(Payment, second.payment_id) is None  # nothing written: the queue's `pay` opens it

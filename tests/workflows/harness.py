@@ -17,6 +17,7 @@ from activities.draw import DrawActivities
 from adapters.factory import Adapters
 from core.contracts import Applicant, StartJourneyInput, WaveDrawInput, draw_id, journey_id, wave_calendar_id
 from core.domain import WaveStatus
+from core.ratestore import RateStore
 from core.security import kk_hash, nik_hash, token_hash
 from core.settings import Settings
 from core.temporal import journey_start_attributes
@@ -37,10 +38,15 @@ NO_PURCHASE_RACE = {"purchase_deadline_days": 365}
 
 
 def journey_activities_pinning(
-    settings: Settings, adapters: Adapters, sessions: async_sessionmaker[AsyncSession], **terms: Any
+    settings: Settings,
+    adapters: Adapters,
+    sessions: async_sessionmaker[AsyncSession],
+    rates: RateStore | None = None,
+    **terms: Any,
 ) -> list[Callable[..., Any]]:
     """The worker's journey activities, whose draw pins each award's profile terms updated with `terms`
-    (terms are data copied at award, so this is how a test gives its journeys other terms)."""
+    (terms are data copied at award, so this is how a test gives its journeys other terms); `rates` counts the
+    partners' budgets for direct payments."""
     resolve = profiles.resolver(sessions, settings.time_scale)
 
     async def pinned(profile: str) -> ProgrammeTerms:
@@ -48,7 +54,7 @@ def journey_activities_pinning(
 
     draw = DrawActivities(sessions, pinned)
     pinning = {"select_winners": draw.select_winners, "notify_batch": draw.notify_batch}
-    return [pinning.get(a.__name__, a) for a in journey_activities(settings, adapters, sessions)]
+    return [pinning.get(a.__name__, a) for a in journey_activities(settings, adapters, sessions, rates)]
 
 
 def adult_birthday(years: int = 30) -> date:

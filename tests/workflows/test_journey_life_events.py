@@ -11,13 +11,17 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from activities.payments import PaymentActivities
 from api.views import journey_view
 from core.contracts import JourneyResult, LinkAccountResult, RevokeSignal
+from core.domain import PaymentKind
+from core.payments import AttemptInput, OpenPaymentInput, attempt_id_for, payment_id_for
 from core.security import nik_hash
 from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
 from tests.payments.harness import signalling_sender, until
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
+from workers.composition import build_adapters
 from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
@@ -63,8 +67,8 @@ async def projection(harness, handle) -> Beneficiary:
         return found
 
 
-async def paying(harness, account_status: str = "ACTIVE", before_review=None):  # type: ignore[no-untyped-def]
-    """Awarded, trained, reviewed, an e-wallet linked: incentive 1 goes out."""
+async def paying(harness, account_status: str = "ACTIVE", before_review=None, review=True):  # type: ignore[no-untyped-def]
+    """Awarded, trained, reviewed, an e-wallet linked: incentive 1 goes out (not before the review)."""
     handle = await awarded(harness)
     nik = harness.persons[-1].nik
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)
@@ -82,7 +86,8 @@ async def paying(harness, account_status: str = "ACTIVE", before_review=None):  
         harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status=account_status)
     if before_review is not None:
         before_review()
-    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
+    if review:
+        await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     return handle
 
 
@@ -191,6 +196,50 @@ async def test_a_revocation_during_a_partner_outage_is_booked_at_once_and_nothin
     assert received(harness) == []
     assert (await ledger(harness, handle))["I1"][0] == "CANCELLED"
     assert await clawback(harness, handle) is None
+
+
+async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the_journey_is_revoked(harness):
+    # A direct payment (a local activity) runs inside a workflow task. If the task is lost (its worker died) and the
+    # revocation reaches the journey before it tries again, its history never shows the call, which the partner did
+    # pay. Here: the ledger row and attempt 1 as that call left them, the partner's record of it, and no review yet,
+    # so the journey itself never pays. The revocation must still find that money and count it in the clawback.
+    handle = await paying(harness, review=False)
+    registration_id = rid(handle)
+    payment_id = payment_id_for(registration_id, PaymentKind.INCENTIVE, 1)
+    payments = PaymentActivities(
+        build_adapters(harness.settings, world=harness.world).payments, harness.sessions, "http://api.invalid"
+    )
+    await payments.open_payment(
+        OpenPaymentInput(
+            payment_id=payment_id,
+            registration_id=registration_id,
+            kind=PaymentKind.INCENTIVE,
+            number=1,
+            amount=INCENTIVE,
+            partner_client_code="EWALLET",
+            account_number=ACCOUNT,
+        )
+    )
+    attempt = AttemptInput(
+        payment_id=payment_id,
+        attempt_id=attempt_id_for(payment_id, 1),
+        attempt_no=1,
+        partner_client_code="EWALLET",
+        account_number=ACCOUNT,
+        nik=harness.persons[-1].nik,
+        amount=INCENTIVE,
+    )
+    assert (await payments.disburse(attempt)).answer == "SUCCEEDED"  # the partner paid; the ledger does not know
+
+    result = await asyncio.wait_for(life_event(handle), timeout=30)
+
+    assert result.status == "REVOKED"
+    payment = harness.client.get_workflow_handle(f"payment-{payment_id}")
+    assert (await asyncio.wait_for(payment.result(), timeout=30))["status"] == "PAID"
+    assert (await ledger(harness, handle))["I1"][0] == "PAID"
+    assert [(key, status) for key, status, _ in received(harness)] == [(f"{payment_id}-A1", "SUCCEEDED")]  # once
+    claimed = await clawback(harness, handle)
+    assert claimed is not None and (claimed.amount, claimed.payment_ids) == (INCENTIVE, [payment_id])
 
 
 def _tried(harness) -> bool:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -16,6 +17,7 @@ from core.contracts import LinkAccountResult
 from core.domain import PartnerKind
 from core.payments import RetryPaymentInput
 from core.problems import ProblemCode
+from core.ratestore import RateStore
 from core.settings import Settings
 from core.temporal import data_converter
 from db.models import Beneficiary, Partner, Payment
@@ -52,14 +54,33 @@ async def production_worker(dev_env, engine) -> AsyncIterator[tuple[Harness, Wor
         yield pair
 
 
-async def _pinned(dev_env, engine, **overrides: object) -> AsyncIterator[tuple[Harness, Worker]]:
+class SpentBudget:
+    """A rate store whose every budget is spent: payday's backlog, as the journeys' direct payments meet it."""
+
+    async def hit(self, key: str, limit: float, period_s: float) -> float:
+        return 1.0
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest_asyncio.fixture
+async def spent_budget(dev_env, engine) -> AsyncIterator[Harness]:
+    """`harness`, with every partner's budget for direct payments spent."""
+    async for harness, _ in _pinned(dev_env, engine, rates=SpentBudget()):
+        yield harness
+
+
+async def _pinned(
+    dev_env, engine, rates: RateStore | None = None, **overrides: object
+) -> AsyncIterator[tuple[Harness, Worker]]:
     url = engine.url.render_as_string(hide_password=False)
     settings = settings_for(database_url=url, time_scale=FAST, **overrides)
     world, sessions = SimWorld(), make_sessionmaker(engine)
     async with sessions.begin() as session:  # payment workers find their partners' queues at start
         session.add_all(Partner(client_code=c, kind="payment", name=c, sign_key_sealed="-") for c in PAYMENT_PARTNERS)
     adapters = build_adapters(settings, world=world)
-    activities = journey_activities_pinning(settings, adapters, sessions, **NO_PURCHASE_RACE)
+    activities = journey_activities_pinning(settings, adapters, sessions, rates=rates, **NO_PURCHASE_RACE)
     [worker] = build_workers(dev_env.client, settings, adapters, sessions, activities)
     harness = Harness(dev_env.client, settings, world, sessions)
     async with worker, build_payment_workers(dev_env.client, settings, adapters, sessions):
@@ -136,6 +157,40 @@ async def test_whole_schedule_is_paid_exactly_once(harness, profile, incentives,
     assert await ledger(harness, handle) == expected
 
 
+def local_activities(events) -> int:  # type: ignore[no-untyped-def]
+    return sum(
+        1
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
+async def test_payments_go_from_the_journeys_worker_while_the_partners_budget_allows(harness):
+    handle = await trained(harness, "prakerja-2023")
+    await answer_surveys(harness, handle, [1, 2])
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+
+    events = (await handle.fetch_history()).events
+    # 1 incentive and 2 surveys, each one local activity (`pay_in_worker`): nothing on the partner's queue.
+    assert local_activities(events) == 3 and "pay" not in activity_types(events)
+    assert sorted(p.amount for p in harness.world.payments.received("EWALLET")) == [50_000, 50_000, 600_000]
+
+
+async def test_with_the_budget_spent_payments_queue_on_the_partners_queue_and_are_paid_once(spent_budget):
+    harness = spent_budget
+    handle = await trained(harness, "prakerja-2023")
+    await answer_surveys(harness, handle, [1, 2])
+    assert (await asyncio.wait_for(handle.result(), timeout=60)).status == "COMPLETED"
+
+    events = (await handle.fetch_history()).events
+    assert local_activities(events) == 3  # each asked the budget, sent nothing ...
+    assert activity_types(events).count("pay") == 3  # ... and went to the partner's queue
+    paid = harness.world.payments.received("EWALLET")
+    assert sorted(p.amount for p in paid) == [50_000, 50_000, 600_000]
+    assert len({p.idempotency_key for p in paid}) == 3 and {p.idempotency_key[-3:] for p in paid} == {"-A1"}
+
+
 async def test_a_worker_outside_the_sandbox_pays_the_same_and_its_history_replays_in_the_sandbox(production_worker):
     harness, worker = production_worker
     assert isinstance(worker.config()["workflow_runner"], UnsandboxedWorkflowRunner)
@@ -200,11 +255,11 @@ async def test_closed_account_holds_the_payment_until_support_retries_elsewhere(
     await handle.signal(
         BeneficiaryJourney.completion, {"purchase_ref": "P-1", "certificate_number": "C", "completed_at": _now()}
     )
-    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})
     assert (await link_account(handle, "EWALLET", ACCOUNT)).verified is False  # e-KYC refuses a closed account
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True)  # reopened ...
     assert (await link_account(handle, "EWALLET", ACCOUNT)).verified
     harness.world.add_payment_account("EWALLET", ACCOUNT, nik, kyc=True, status="CLOSED")  # ... closed again
+    await handle.signal(BeneficiaryJourney.review, {"purchase_ref": "P-1", "rating": 5})  # incentive 1 goes out
     await wait_status(handle, "PAYMENT_ON_HOLD", timeout=30)
     payment = harness.client.get_workflow_handle(f"payment-PAY-{handle.id.removeprefix('journey-')}-I1")
     retry = RetryPaymentInput(partner_client_code="BANK", account_number="1234567890", requested_by="support-1")

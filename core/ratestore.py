@@ -1,8 +1,11 @@
-"""Where rate-limit counters live: Redis (shared by every API process) or this process's memory (development).
+"""Where rate-limit counters live: Redis (shared by every API and worker process) or this process's memory
+(development). The API counts its callers in them (api/ratelimit.py), the workers each payment partner's calls from
+the journeys' common path (`activities.payments.PartnerBudget`).
 
 Both run GCRA (the generic cell rate algorithm): one number per key, the "theoretical arrival time" of the next
 request. A budget of `limit` per `period` admits a burst of `limit`, then one request per `period / limit`, and a
-refusal knows exactly how long to wait. Keys are keyed hashes (api/ratelimit.py), never an address or a token.
+refusal knows exactly how long to wait. Keys name no person: keyed hashes of addresses and tokens
+(api/ratelimit.py), a partner's client code.
 """
 
 import logging
@@ -15,7 +18,7 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-# Redis's own clock, so API hosts whose clocks disagree still share one budget. Times in microseconds.
+# Redis's own clock, so hosts whose clocks disagree still share one budget. Times in microseconds.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -56,7 +59,7 @@ def gcra(tat: float, now: float, limit: float, period_s: float) -> tuple[float, 
 
 
 class MemoryRateStore:
-    """Counters of this process only: each API process would grant the whole budget (development only)."""
+    """Counters of this process only: each process would grant the whole budget (development only)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._tat: dict[str, float] = {}
@@ -79,7 +82,7 @@ class MemoryRateStore:
 
 
 class RedisRateStore:
-    """Counters in Redis: one budget across every API process. Fails open (admits) while Redis is unreachable:
+    """Counters in Redis: one budget across every process. Fails open (admits) while Redis is unreachable:
     losing the limit for a moment is better than refusing every partner and applicant."""
 
     def __init__(self, url: str) -> None:
