@@ -14,8 +14,9 @@ from core.temporal import data_converter
 
 RECORDING = os.environ.get("RECORD_HISTORIES") == "1"
 # Commits whose code recorded every journey and payment path again (`*_<commit>.json`), one per release that changed
-# running logic: one-activity-payments (3a7428c), lean-journey (a40ca77), written-ahead (57a6bd7).
-RELEASES = ("3a7428c", "a40ca77", "57a6bd7")
+# running logic: one-activity-payments (3a7428c), lean-journey (a40ca77), written-ahead (57a6bd7), local-payments
+# (8df0f4d).
+RELEASES = ("3a7428c", "a40ca77", "57a6bd7", "8df0f4d")
 
 
 @dataclass(frozen=True)
