@@ -107,6 +107,11 @@ class PaymentActivities:
         opening = OpenPaymentInput(**input.model_dump(include=set(OpenPaymentInput.model_fields)))
         try:
             async with self.sessions.begin() as session:  # the row and its attempt in one write
+                # Held first, as a revocation holds it: a call that outlived its workflow task (a direct payment
+                # whose task was lost) never opens a payment for a beneficiary revoked meanwhile.
+                beneficiary = await projection.locked(session, input.registration_id)
+                if beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
+                    return PayResult(status=PaymentStatus.CANCELLED)
                 opened = await self._open_in(session, opening)
                 if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
                     return PayResult(status=opened.status)

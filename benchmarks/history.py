@@ -21,8 +21,9 @@ COUNTED = {
 }
 # A local activity leaves one marker in the history (its result); Temporal Cloud bills it as an action too.
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
-# Billable on Temporal Cloud, with the workflow start and the local activities. Workflow tasks are not billed, but each one is a server
-# persistence round and a worker activation: they are what the embedded server and the worker spend time on.
+# Billable on Temporal Cloud, with the workflow start and the local activities. Workflow tasks are not billed, but
+# each one is a server persistence round and a worker activation: what the embedded server and the worker spend time
+# on.
 ACTIONS = ("workflow starts", *COUNTED.values(), "local activities")
 ROWS = (*ACTIONS, "workflow tasks", "history events")
 

@@ -128,6 +128,8 @@ class DisburseInput(BaseModel):
     # The journey's one-activity payment (`PaymentActivities.pay`) sent attempt 1 and got this non-final answer:
     # the workflow resolves it from there instead of asking the partner again.
     first_answer: AttemptAnswer | None = None
+    # Started stopped (a revocation resolving a payment the journey has no record of): as if cancelled at once.
+    stop: bool = False
 
 
 class PayResult(BaseModel):

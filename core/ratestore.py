@@ -82,13 +82,16 @@ class MemoryRateStore:
 
 
 class RedisRateStore:
-    """Counters in Redis: one budget across every process. Fails open (admits) while Redis is unreachable:
-    losing the limit for a moment is better than refusing every partner and applicant."""
+    """Counters in Redis: one budget across every process. While Redis is unreachable the API's limits fail open
+    (admit): losing the limit for a moment is better than refusing every partner and applicant. A payment partner's
+    budget fails closed (`admit_when_unreachable=False`): its payments then take the partner's queue, whose rate
+    the Temporal server keeps."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, admit_when_unreachable: bool = True) -> None:
         self._redis = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
         self._script = self._redis.register_script(_GCRA)
         self._last_warning = float("-inf")
+        self._admit_when_unreachable = admit_when_unreachable
 
     async def hit(self, key: str, limit: float, period_s: float) -> float:
         interval_s = period_s / limit
@@ -97,17 +100,20 @@ class RedisRateStore:
             wait_us = await self._script(keys=[key], args=args)
         except (RedisError, OSError) as exc:
             self._warn(exc)
-            return 0.0
+            return 0.0 if self._admit_when_unreachable else period_s
         return int(wait_us) / 1_000_000
 
     def _warn(self, exc: Exception) -> None:
         if time.monotonic() - self._last_warning > FAIL_OPEN_LOG_INTERVAL_S:
             self._last_warning = time.monotonic()
-            log.warning("rate-limit store unreachable (%s): requests are admitted unlimited", type(exc).__name__)
+            admitted = "admitted unlimited" if self._admit_when_unreachable else "refused"
+            log.warning("rate-limit store unreachable (%s): requests are %s", type(exc).__name__, admitted)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
 
 
-def build_rate_store(redis_url: str | None) -> RateStore:
-    return RedisRateStore(redis_url) if redis_url else MemoryRateStore()
+def build_rate_store(redis_url: str | None, *, admit_when_unreachable: bool = True) -> RateStore:
+    if redis_url:
+        return RedisRateStore(redis_url, admit_when_unreachable=admit_when_unreachable)
+    return MemoryRateStore()

@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.payments import AttemptStatus, AttemptStatusSignal, CallbackStatus, payment_workflow_id
 from core.problems import ProblemCode
 from db.models import PaymentAttempt
+from db.session import rows_matched
 from services.errors import Refused
 from workflows.disbursement import Disbursement
 
@@ -73,10 +74,11 @@ async def _signalled(client: Client, attempt: PaymentAttempt, signal: AttemptSta
 async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cmd: AttemptOutcome) -> bool:
     """No payment workflow runs. Either none has started yet (the journey's one-activity payment sent the attempt
     and is handing it to a `Disbursement` workflow): the outcome waits on the attempt, where that workflow reads it
-    when it opens (True). Or the payment workflow has finished: a success for an attempt closed as failed is an
-    anomaly that reconciliation must see (money may have moved twice), anything else an old echo."""
+    when it opens (True, if this callback's outcome is the one written). Or the payment workflow has finished: a
+    success for an attempt closed as failed is an anomaly that reconciliation must see (money may have moved twice),
+    anything else an old echo."""
     if attempt.status == AttemptStatus.PENDING:
-        await session.execute(
+        written = await session.execute(
             update(PaymentAttempt)
             .where(PaymentAttempt.attempt_id == attempt.attempt_id, PaymentAttempt.status == AttemptStatus.PENDING)
             .values(
@@ -87,7 +89,7 @@ async def _without_a_workflow(session: AsyncSession, attempt: PaymentAttempt, cm
             )
         )
         await session.commit()
-        return True
+        return rows_matched(written) == 1  # else a concurrent callback wrote its outcome first
     if cmd.status is CallbackStatus.SUCCEEDED and attempt.status == AttemptStatus.FAILED:
         await session.execute(
             update(PaymentAttempt)

@@ -113,8 +113,9 @@ async def run(settings: Settings) -> None:
         adapters = build_adapters(settings, http=http)
         client = await connect(settings, runtime=runtime, interceptors=temporal_interceptors(tracing))
         sessions = make_sessionmaker(engine)
-        # Several worker processes share each partner's budget for direct payments through Redis.
-        rates = build_rate_store(settings.redis_url)
+        # Several worker processes share each partner's budget for direct payments through Redis; while Redis is
+        # away, payments take the partner's queue (its rate is the Temporal server's).
+        rates = build_rate_store(settings.redis_url, admit_when_unreachable=False)
         workers = build_workers(
             client, settings, adapters, sessions, journey_activities(settings, adapters, sessions, rates)
         )

@@ -39,7 +39,8 @@ PAYMENT_WORKFLOWS: Sequence[type] = (Disbursement, Reconciliation)
 DEFAULT_PARTNER_RATE_PER_S = 20.0
 # A partner's rate is shared by the two ways a payment reaches it: the journeys' workers call it directly within a
 # budget (`PartnerBudget`, counted in Redis across processes when PRAKERJA_REDIS_URL is set), and what that budget
-# turns away queues on the partner's bulk queue, at the server-side rate. Half each: together never above the rate.
+# turns away queues on the partner's bulk queue, at the server-side rate. Half each: disbursements together never
+# above the rate (e-KYC has its own queue and rate).
 DIRECT_SHARE = 0.5
 REFRESH_INTERVAL_S = 10.0
 

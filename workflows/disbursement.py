@@ -76,6 +76,9 @@ DIRECT_PAY: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_attempts=1),
 }
+# How long a direct call lost with its workflow task may still be running in its worker: its timeout, then the
+# partner's request timeout at most (real time: a worker's clock is not scaled).
+LOST_DIRECT_CALL_WINDOW = DIRECT_PAY["start_to_close_timeout"] + timedelta(seconds=30)
 # e-KYC answers someone who is waiting (support, a beneficiary relinking): bounded, then "try later".
 KYC_CALL: ActivityOptions = {
     "start_to_close_timeout": timedelta(seconds=20),
@@ -120,7 +123,7 @@ class Disbursement:
         # The ledger (and so the console) shows the hold before mark_on_hold's result reaches this workflow:
         # a support retry sent in between is taken, and `_on_hold` acts on it once the hold is recorded.
         self.recording_hold = False
-        self.cancel_requested = False
+        self.cancel_requested = input.stop
         self.on_hold = False
         self.published: tuple[str, bool] | None = None
 
@@ -206,6 +209,7 @@ class Disbursement:
         window = max(CALLBACK_WINDOW / self.input.time_scale, MIN_CALLBACK_WINDOW)
         check = CheckStatusInput(partner_client_code=request.partner_client_code, attempt_id=request.attempt_id)
         pending_until = workflow.now() + max(PENDING_LIMIT / self.input.time_scale, MIN_PENDING_LIMIT)
+        waited_out_sender = False
         while True:
             if (callback := self.callbacks.get(request.attempt_id)) is not None:
                 return _from_callback(callback)
@@ -213,6 +217,14 @@ class Disbursement:
                 assert answer is not None
                 return answer
             if state is PartnerAnswer.NOT_RECEIVED:
+                if self.input.stop and not waited_out_sender:
+                    # The payment's direct call was lost with its workflow task, and its worker may be sending it
+                    # still: believe "never received" only once no such call can be running any more.
+                    waited_out_sender = True
+                    await workflow.sleep(LOST_DIRECT_CALL_WINDOW, summary="a lost direct call's time to end")
+                    answer = await self._partner(PaymentActivities.check_status, check)
+                    state = answer.answer
+                    continue
                 if self.cancel_requested and since_one_activity_payments():
                     # Never received and the payment is to stop: nothing moved, so nothing is sent after a revocation.
                     return AttemptAnswer(answer=PartnerAnswer.FAILED, reason=PaymentReason.CANCELLED_BEFORE_RECEIVED)

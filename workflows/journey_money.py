@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ChildWorkflowCancellationType, ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -235,8 +235,9 @@ class IncentivePhase:
         payment (`pay_in_worker`, a local activity) runs inside a workflow task; if that task was lost (its worker
         died, or the server refused the task because a revocation came meanwhile), the payment's call may have
         happened while the history never says so, and the revocation then never asks for it again. Each gets its
-        `Disbursement` workflow, asked to stop at once: it resolves what the partner holds and sends nothing new
-        (a payment that did go through is PAID and joins the clawback)."""
+        `Disbursement` workflow, stopped from its start (`stop`: a cancellation requested as the journey ends could
+        be lost with it): it resolves what the partner holds and sends nothing new (a payment that did go through is
+        PAID and joins the clawback)."""
         for payment in unsettled:
             if payment.payment_id in self.payments or payment.payment_id in self.paid:
                 continue
@@ -246,11 +247,14 @@ class IncentivePhase:
                 registration_id=self.journey.input.registration_id,
                 nik=self.journey.input.applicant.nik,
                 time_scale=time_scale,
+                stop=True,
             )
-            handle = await self._start_payment_workflow(
-                payment.payment_id, disburse, payment.kind, payment.number, one_activity=True
-            )
-            handle.cancel()
+            try:
+                await self._start_payment_workflow(
+                    payment.payment_id, disburse, payment.kind, payment.number, one_activity=True
+                )
+            except WorkflowAlreadyStartedError:  # one runs already (started by hand, or before a reset): it resolves it
+                workflow.logger.warning("payment %s: its workflow runs already", payment.payment_id)
 
     async def _pay_in_one_activity(self, disburse: DisburseInput) -> tuple[PayResult | None, bool]:
         """(the activity's result, or None when the partner kept failing; whether a revocation arrived meanwhile).
@@ -278,7 +282,7 @@ class IncentivePhase:
                 )
                 if not direct.queued:
                     return direct
-            except (ActivityError, ApplicationError):  # a local activity's last failure may come unwrapped
+            except FailureError:  # a local activity's failure comes unwrapped (no ActivityError): its own error
                 pass  # failed once (a partner's 5xx, a timeout): the queue's backed-off retries take over, as before
         return await workflow.execute_activity_method(
             PaymentActivities.pay,

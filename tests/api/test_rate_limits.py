@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.ratelimit import client_address
-from core.ratestore import MemoryRateStore
+from core.ratestore import MemoryRateStore, RedisRateStore
 from core.settings import Settings
 from tests.api.conftest import probe
 from tests.api.helpers import admin, assert_problem, bearer, register_partner, serve, signed, staff_token
@@ -193,6 +193,18 @@ async def test_redis_holds_no_address_or_token_in_clear(redis_settings: Settings
     finally:
         await redis.aclose()
     assert keys and not any("198.51.100" in key or token in key for key in keys)
+
+
+async def test_a_payment_partners_budget_refuses_while_its_store_is_unreachable() -> None:
+    # The API's limits admit (below); a partner's budget for direct payments refuses, so they take the partner's
+    # queue, whose rate the Temporal server keeps.
+    unreachable = "redis://127.0.0.1:1/0"
+    api, partner = RedisRateStore(unreachable), RedisRateStore(unreachable, admit_when_unreachable=False)
+    try:
+        assert await api.hit("k", 10, 1.0) == 0 and await partner.hit("k", 10, 1.0) > 0
+    finally:
+        await api.aclose()
+        await partner.aclose()
 
 
 async def test_an_unreachable_store_admits_rather_than_refuses(settings: Settings, nowhere: Client) -> None:

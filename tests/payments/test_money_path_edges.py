@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 
 from activities.payments import PartnerBudget, PaymentActivities
 from adapters.errors import PartnerRejected
-from core.domain import PaymentKind
+from core.domain import JourneyStatus, PaymentKind
 from core.payments import (
     AttemptInput,
     CallbackStatus,
@@ -30,7 +30,7 @@ from core.payments import (
 )
 from core.problems import ProblemCode
 from core.ratestore import MemoryRateStore
-from db.models import Payment
+from db.models import Beneficiary, Payment
 from services.callbacks import AttemptOutcome, attempt_for, report_outcome
 from tests.payments.harness import NIK, until, wait_state, waiting_on_timer
 from workflows.disbursement import Disbursement
@@ -233,3 +233,19 @@ async def test_a_direct_payment_past_the_partners_budget_writes_and_sends_nothin
     assert pay.gateway.count("disburse") == 1 and pay.received(pay.partner_a) == [f"{first.payment_id}-A1"]
     async with pay.sessions() as session:
         assert await session.get(Payment, second.payment_id) is None  # nothing written: the queue's `pay` opens it
+
+
+async def test_a_payment_call_that_outlived_its_task_opens_nothing_for_a_beneficiary_revoked_meanwhile(pay):
+    # A direct payment whose workflow task was lost may still run in its worker after the revocation: it holds the
+    # beneficiary's row first, as the revocation does, and finds it REVOKED.
+    disburse = await incentive_1(pay)
+    async with pay.sessions.begin() as session:
+        beneficiary = await session.get(Beneficiary, disburse.registration_id)
+        assert beneficiary is not None
+        beneficiary.status = JourneyStatus.REVOKED
+
+    result = await PaymentActivities(pay.gateway, pay.sessions, pay.settings.api_public_url).pay(disburse)
+
+    assert result.status == "CANCELLED" and pay.gateway.count("disburse") == 0
+    async with pay.sessions() as session:
+        assert await session.get(Payment, disburse.payment_id) is None

@@ -40,7 +40,7 @@ PATHS = {
     "journey_child_settled_after_revocation",
     "journey_child_paid_by_callback",
 } | {
-    f"{name}_{release}"  # one-activity-payments (3a7428c), lean-journey (a40ca77), written-ahead (57a6bd7), local-payments
+    f"{name}_{release}"  # each release's own (tests/replay.py RELEASES)
     for release in RELEASES
     for name in (
         "retried_from_hold",

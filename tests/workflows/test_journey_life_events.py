@@ -19,9 +19,11 @@ from core.payments import AttemptInput, OpenPaymentInput, attempt_id_for, paymen
 from core.security import nik_hash
 from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
 from tests.payments.harness import signalling_sender, until
+from tests.payments.harness import waiting_on_timer as until_timer_started
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
 from workers.composition import build_adapters
+from workflows.disbursement import LOST_DIRECT_CALL_WINDOW
 from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
@@ -198,12 +200,9 @@ async def test_a_revocation_during_a_partner_outage_is_booked_at_once_and_nothin
     assert await clawback(harness, handle) is None
 
 
-async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the_journey_is_revoked(harness):
-    # A direct payment (a local activity) runs inside a workflow task. If the task is lost (its worker died) and the
-    # revocation reaches the journey before it tries again, its history never shows the call, which the partner did
-    # pay. Here: the ledger row and attempt 1 as that call left them, the partner's record of it, and no review yet,
-    # so the journey itself never pays. The revocation must still find that money and count it in the clawback.
-    handle = await paying(harness, review=False)
+async def lost_direct_payment(harness, handle, received: bool) -> str:  # type: ignore[no-untyped-def]
+    """What a direct payment (a local activity) leaves when its workflow task is lost: the ledger row and attempt 1
+    of incentive 1, and the partner's record of it if the call got there; the journey's history shows nothing."""
     registration_id = rid(handle)
     payment_id = payment_id_for(registration_id, PaymentKind.INCENTIVE, 1)
     payments = PaymentActivities(
@@ -229,7 +228,19 @@ async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the
         nik=harness.persons[-1].nik,
         amount=INCENTIVE,
     )
-    assert (await payments.disburse(attempt)).answer == "SUCCEEDED"  # the partner paid; the ledger does not know
+    if received:
+        assert (await payments.disburse(attempt)).answer == "SUCCEEDED"  # the partner paid; the ledger does not know
+    else:
+        await payments._record_attempt(attempt)  # recorded, never sent
+    return payment_id
+
+
+async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the_journey_is_revoked(harness):
+    # A direct payment runs inside a workflow task. If the task is lost (its worker died) and the revocation reaches
+    # the journey before it tries again, its history never shows the call, which the partner did pay. No review yet
+    # here, so the journey itself never pays: the revocation must still find that money and claw it back.
+    handle = await paying(harness, review=False)
+    payment_id = await lost_direct_payment(harness, handle, received=True)
 
     result = await asyncio.wait_for(life_event(handle), timeout=30)
 
@@ -240,6 +251,25 @@ async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the
     assert [(key, status) for key, status, _ in received(harness)] == [(f"{payment_id}-A1", "SUCCEEDED")]  # once
     claimed = await clawback(harness, handle)
     assert claimed is not None and (claimed.amount, claimed.payment_ids) == (INCENTIVE, [payment_id])
+
+
+async def test_a_lost_direct_payment_the_partner_never_received_is_cancelled_and_never_sent(harness, own_clock):
+    # The same, but the call never reached the partner. The payment's workflow, started stopped by the revocation
+    # that ends the journey in the same workflow task, waits out the time a lost call could still be sending, asks
+    # again, and cancels: nothing is sent to a revoked beneficiary.
+    handle = await paying(harness, review=False)
+    payment_id = await lost_direct_payment(harness, handle, received=False)
+
+    result = await asyncio.wait_for(life_event(handle), timeout=30)
+
+    assert result.status == "REVOKED"
+    payment = harness.client.get_workflow_handle(f"payment-{payment_id}")
+    await until_timer_started(payment)
+    await own_clock.sleep(LOST_DIRECT_CALL_WINDOW)  # a lost call's time to end, skipped
+    assert (await asyncio.wait_for(payment.result(), timeout=30))["status"] == "CANCELLED"
+    assert received(harness) == []
+    assert (await ledger(harness, handle))["I1"] == ("CANCELLED", "CANCELLED_BEFORE_RECEIVED")
+    assert await clawback(harness, handle) is None
 
 
 def _tried(harness) -> bool:  # type: ignore[no-untyped-def]
