@@ -109,16 +109,21 @@ class PaymentActivities:
             async with self.sessions.begin() as session:  # the row and its attempt in one write
                 # Held first, as a revocation holds it: a call that outlived its workflow task (a direct payment
                 # whose task was lost) never opens a payment for a beneficiary revoked meanwhile.
-                beneficiary = await projection.locked(session, input.registration_id)
-                if beneficiary is not None and beneficiary.status == JourneyStatus.REVOKED:
+                held = select(Beneficiary.status).where(Beneficiary.registration_id == input.registration_id)
+                if await session.scalar(held.with_for_update()) == JourneyStatus.REVOKED:
                     return PayResult(status=PaymentStatus.CANCELLED)
-                opened = await self._open_in(session, opening)
-                if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
-                    return PayResult(status=opened.status)
-                last = opened.last_attempt
-                if opened.attempts > 1 or (last is not None and last.status is not AttemptStatus.PENDING):
-                    return PayResult(status=opened.status)  # past the common path: the durable path resolves it
-                await self._record_attempt_in(session, attempt)
+                payment = await session.get(Payment, input.payment_id)
+                if payment is None:  # the common path: the row and attempt 1, nothing to read back
+                    session.add(Payment(**opening.model_dump(), status=PaymentStatus.PENDING, attempts=1))
+                    session.add(_attempt_row(attempt))
+                else:
+                    opened = await _opened(session, payment)
+                    if opened.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
+                        return PayResult(status=opened.status)
+                    last = opened.last_attempt
+                    if opened.attempts > 1 or (last is not None and last.status is not AttemptStatus.PENDING):
+                        return PayResult(status=opened.status)  # past the common path: the durable path resolves it
+                    await self._record_attempt_in(session, attempt)
         except IntegrityError:
             raise ApplicationError("ledger row created concurrently", type="LedgerConflict") from None
         attempt_id = attempt.attempt_id
@@ -204,17 +209,7 @@ class PaymentActivities:
                 )
             return
         payment = await _payment(session, input.payment_id)
-        session.add(
-            PaymentAttempt(
-                attempt_id=input.attempt_id,
-                payment_id=input.payment_id,
-                idempotency_key=input.attempt_id,
-                partner_client_code=input.partner_client_code,
-                account_number=input.account_number,
-                amount=input.amount,
-                status=AttemptStatus.PENDING,
-            )
-        )
+        session.add(_attempt_row(input))
         retried = payment.status == PaymentStatus.ON_HOLD
         payment.attempts = max(payment.attempts, input.attempt_no)
         payment.status, payment.reason = PaymentStatus.PENDING, None
@@ -243,11 +238,7 @@ class PaymentActivities:
             session.add(Payment(**input.model_dump(), status=PaymentStatus.PENDING, attempts=0))
             await session.flush()  # the attempt recorded next in this write finds it
             return OpenPaymentResult(status=PaymentStatus.PENDING, attempts=0)
-        return OpenPaymentResult(
-            status=PaymentStatus(payment.status),
-            attempts=payment.attempts,
-            last_attempt=await _last_attempt(session, payment),
-        )
+        return await _opened(session, payment)
 
     @activity.defn
     async def mark_paid(self, input: SettleAttemptInput) -> None:
@@ -316,6 +307,28 @@ async def _payment(session: AsyncSession, payment_id: str) -> Payment:
     if payment is None:
         raise ApplicationError(f"no ledger row {payment_id}", type="InvalidInput", non_retryable=True)
     return payment
+
+
+async def _opened(session: AsyncSession, payment: Payment) -> OpenPaymentResult:
+    """The ledger row as it stands, with its last attempt."""
+    return OpenPaymentResult(
+        status=PaymentStatus(payment.status),
+        attempts=payment.attempts,
+        last_attempt=await _last_attempt(session, payment),
+    )
+
+
+def _attempt_row(input: AttemptInput) -> PaymentAttempt:
+    """A new attempt, PENDING: recorded before the partner hears of it."""
+    return PaymentAttempt(
+        attempt_id=input.attempt_id,
+        payment_id=input.payment_id,
+        idempotency_key=input.attempt_id,
+        partner_client_code=input.partner_client_code,
+        account_number=input.account_number,
+        amount=input.amount,
+        status=AttemptStatus.PENDING,
+    )
 
 
 async def _attempt_and_payment(session: AsyncSession, attempt_id: str) -> tuple[PaymentAttempt, Payment]:

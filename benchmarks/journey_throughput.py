@@ -48,7 +48,7 @@ from benchmarks.bare import run_ceiling
 from benchmarks.cpu import Meter, child_pids
 from benchmarks.databases import add_postgres_option, postgres_bench_url, postgres_server
 from benchmarks.history import HistoryCount, count_journey
-from benchmarks.journeys import JourneyRun, run_journeys
+from benchmarks.journeys import BENCH_PARTNER_RATE_PER_S, JourneyRun, run_journeys
 from benchmarks.machine import machine
 from benchmarks.report import (
     Summary,
@@ -82,6 +82,12 @@ def parse_args() -> tuple[argparse.ArgumentParser, argparse.Namespace]:
         help="journeys in the SDK's workflow sandbox (tests, dev stack), not as production",
     )
     parser.add_argument("--no-codec", action="store_true", help="what-if: plain pydantic payloads, no AES codec")
+    parser.add_argument(
+        "--partner-rate",
+        type=float,
+        default=BENCH_PARTNER_RATE_PER_S,
+        help="the payment partner's rate (PRAKERJA_PAYMENT_RATE_PER_S; production's default is 20)",
+    )
     add_postgres_option(parser)
     parser.add_argument("--telemetry", action="store_true", help="(b) on SQLite again with worker metrics + tracing")
     parser.add_argument("--api", action="store_true", help="then the API's latency on the same server (make bench)")
@@ -146,10 +152,18 @@ async def run_targets(
     n, month_s = args.journeys, args.month_seconds
     traced = await telemetry_client(client) if args.telemetry else None
     summaries = []
+    print(f"payment partner's rate {args.partner_rate:g}/s (--partner-rate): half from the journeys' workers directly")
     for name, url in targets.items():
         observed = traced is not None and name == TELEMETRY
         run = await run_journeys(
-            traced[0] if traced and observed else client, server_pids, url, n, month_s, args.profile, args.sandbox
+            traced[0] if traced and observed else client,
+            server_pids,
+            url,
+            n,
+            month_s,
+            args.profile,
+            args.sandbox,
+            partner_rate=args.partner_rate,
         )
         print_run(name, run, ceiling, month_s)
         if traced and observed:
