@@ -39,6 +39,8 @@ PATHS = {
     "journey_child_retried_from_hold",  # these three: children of journeys, by tests/workflows/test_replay_full.py
     "journey_child_settled_after_revocation",
     "journey_child_paid_by_callback",
+    "journey_child_resolving_an_unrecorded_payment_8df0f4d",  # these two: tests/workflows/test_journey_life_events.py
+    "journey_child_cancelling_an_unrecorded_payment_8df0f4d",
 } | {
     f"{name}_{release}"  # each release's own (tests/replay.py RELEASES)
     for release in RELEASES

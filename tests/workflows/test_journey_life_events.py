@@ -20,13 +20,17 @@ from core.security import nik_hash
 from db.models import BalanceEntry, Beneficiary, Clawback, NikBlacklist, Payment, Purchase
 from tests.payments.harness import signalling_sender, until
 from tests.payments.harness import waiting_on_timer as until_timer_started
+from tests.payments.test_replay import save as save_payment
+from tests.replay import RECORDING
 from tests.workflows.conftest import wait_status
 from tests.workflows.harness import awarded, order
+from tests.workflows.test_replay import save as save_journey
 from workers.composition import build_adapters
 from workflows.disbursement import LOST_DIRECT_CALL_WINDOW
 from workflows.journey import BeneficiaryJourney
 
 ACCOUNT = "081234567890"
+LOCAL_PAYMENTS_RELEASE = "8df0f4d"  # tests/replay.py RELEASES
 INCENTIVE = 600_000
 
 
@@ -251,6 +255,9 @@ async def test_a_direct_payment_lost_with_its_workflow_task_is_resolved_when_the
     assert [(key, status) for key, status, _ in received(harness)] == [(f"{payment_id}-A1", "SUCCEEDED")]  # once
     claimed = await clawback(harness, handle)
     assert claimed is not None and (claimed.amount, claimed.payment_ids) == (INCENTIVE, [payment_id])
+    if RECORDING:  # the revocation's own path of the local-payments release: later releases must replay it
+        await save_journey(handle, f"journey_revoked_with_an_unrecorded_payment_{LOCAL_PAYMENTS_RELEASE}")
+        await save_payment(payment, f"journey_child_resolving_an_unrecorded_payment_{LOCAL_PAYMENTS_RELEASE}")
 
 
 async def test_a_lost_direct_payment_the_partner_never_received_is_cancelled_and_never_sent(harness, own_clock):
@@ -270,6 +277,8 @@ async def test_a_lost_direct_payment_the_partner_never_received_is_cancelled_and
     assert received(harness) == []
     assert (await ledger(harness, handle))["I1"] == ("CANCELLED", "CANCELLED_BEFORE_RECEIVED")
     assert await clawback(harness, handle) is None
+    if RECORDING:
+        await save_payment(payment, f"journey_child_cancelling_an_unrecorded_payment_{LOCAL_PAYMENTS_RELEASE}")
 
 
 def _tried(harness) -> bool:  # type: ignore[no-untyped-def]

@@ -65,6 +65,7 @@ def test_every_workflow_and_path_has_a_history():
             "journey_hold_then_support_retry",  # these three: test_replay_full.py, with the code of commit 0089b57
             "journey_revoked_during_a_payment",
             "journey_async_partner_callbacks",
+            "journey_revoked_with_an_unrecorded_payment_8df0f4d",  # test_journey_life_events.py, local-payments only
         }
         | {
             f"{name}_{release}"  # each release's own: one-activity-payments (3a7428c), lean-journey (a40ca77), ...
