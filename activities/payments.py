@@ -244,7 +244,7 @@ class PaymentActivities:
     async def mark_paid(self, input: SettleAttemptInput) -> None:
         """Attempt SUCCEEDED, payment PAID; the beneficiary leaves PAYMENT_ON_HOLD once nothing else is on hold."""
         async with self.sessions.begin() as session:
-            attempt, payment = await _attempt_and_payment(session, input.attempt_id)
+            attempt, payment, beneficiary = await _settling(session, input.attempt_id)
             _resolve(attempt, AttemptStatus.SUCCEEDED, PaymentReason.LATE_SUCCESS_AFTER_FAILURE if input.late else None)
             attempt.partner_reference = input.partner_reference or attempt.partner_reference
             newly_paid = payment.status != PaymentStatus.PAID
@@ -255,7 +255,6 @@ class PaymentActivities:
                     attempt.partner_client_code,
                     attempt.account_number,
                 )
-            beneficiary = await projection.locked(session, payment.registration_id)  # read once for both
             if newly_paid:
                 await _claw_back_if_revoked(session, payment, beneficiary)
             await _release_hold(session, beneficiary)
@@ -336,6 +335,25 @@ async def _attempt_and_payment(session: AsyncSession, attempt_id: str) -> tuple[
     if attempt is None:
         raise ApplicationError(f"no attempt {attempt_id}", type="InvalidInput", non_retryable=True)
     return attempt, await _payment(session, attempt.payment_id)
+
+
+async def _settling(session: AsyncSession, attempt_id: str) -> tuple[PaymentAttempt, Payment, Beneficiary | None]:
+    """The attempt, its payment and the beneficiary's row in one read, the beneficiary's locked for update (as
+    `projection.locked`: its lock comes first, as a revocation takes it)."""
+    row = (
+        await session.execute(
+            select(PaymentAttempt, Payment, Beneficiary)
+            .join(Payment, Payment.payment_id == PaymentAttempt.payment_id)
+            .join(Beneficiary, Beneficiary.registration_id == Payment.registration_id)
+            .where(PaymentAttempt.attempt_id == attempt_id)
+            .with_for_update(of=Beneficiary)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is not None:
+        return row[0], row[1], row[2]
+    attempt, payment = await _attempt_and_payment(session, attempt_id)  # no beneficiary row: read them apart
+    return attempt, payment, await projection.locked(session, payment.registration_id)
 
 
 async def _last_attempt(session: AsyncSession, payment: Payment) -> LastAttempt | None:
