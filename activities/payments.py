@@ -109,8 +109,7 @@ class PaymentActivities:
             async with self.sessions.begin() as session:  # the row and its attempt in one write
                 # Held first, as a revocation holds it: a call that outlived its workflow task (a direct payment
                 # whose task was lost) never opens a payment for a beneficiary revoked meanwhile.
-                held = select(Beneficiary.status).where(Beneficiary.registration_id == input.registration_id)
-                if await session.scalar(held.with_for_update()) == JourneyStatus.REVOKED:
+                if await projection.held_status(session, input.registration_id) == JourneyStatus.REVOKED:
                     return PayResult(status=PaymentStatus.CANCELLED)
                 payment = await session.get(Payment, input.payment_id)
                 if payment is None:  # the common path: the row and attempt 1, nothing to read back

@@ -62,7 +62,10 @@ class ProgrammeActivities:
                 )
             voided = await self._void_purchases(session, input)
             returned = await projection.return_to_treasury(session, input.registration_id, "revocation")
-            clawback, unsettled = await self._clawback(session, input)
+            payments = list(
+                await session.scalars(select(Payment).where(Payment.registration_id == input.registration_id))
+            )
+            clawback = await self._clawback(session, input, payments)
             await projection.set_status(
                 session, input.registration_id, JourneyStatus.REVOKED, input.reasons, balance=0, in_pool=False
             )
@@ -75,7 +78,7 @@ class ProgrammeActivities:
                 await self.marketplace.card_blocked(client_code, card, told)
         for purchase_ref, client_code in voided:
             await self.marketplace.purchase_voided(client_code, purchase_ref, told)
-        return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback, unsettled=unsettled)
+        return RevokeResult(returned_to_treasury=returned, clawback_amount=clawback, unsettled=_in_flight(payments))
 
     async def _void_purchases(self, session: AsyncSession, input: RevokeInput) -> list[tuple[str, str]]:
         """Open (not completed) purchases are voided: refunded to the balance, which then goes back."""
@@ -90,10 +93,8 @@ class ProgrammeActivities:
         await session.flush()
         return voided
 
-    async def _clawback(self, session: AsyncSession, input: RevokeInput) -> tuple[int, list[UnsettledPayment]]:
-        """The clawback's amount; and the payments whose partner call may be in flight (PENDING), for the journey to
-        resolve those it has no record of."""
-        payments = list(await session.scalars(select(Payment).where(Payment.registration_id == input.registration_id)))
+    async def _clawback(self, session: AsyncSession, input: RevokeInput, payments: list[Payment]) -> int:
+        """The clawback's amount, from the beneficiary's `payments`; unpaid ones stop."""
         paid = [p for p in payments if p.status == PaymentStatus.PAID]
         # A life event is why every unpaid payment stopped: the ledger says so (the attempts keep the partner's
         # reasons). Only a revocation cancels payments, so every CANCELLED row here is this revocation's.
@@ -113,19 +114,24 @@ class ProgrammeActivities:
                     reason=input.reasons[0],
                 )
             )
-        unsettled = [
-            UnsettledPayment(
-                payment_id=p.payment_id,
-                kind=PaymentKind(p.kind),
-                number=p.number,
-                amount=p.amount,
-                partner_client_code=p.partner_client_code,
-                account_number=p.account_number,
-            )
-            for p in payments
-            if p.status == PaymentStatus.PENDING and p.partner_client_code and p.account_number
-        ]
-        return amount, unsettled
+        return amount
+
+
+def _in_flight(payments: list[Payment]) -> list[UnsettledPayment]:
+    """The payments whose partner call may be in flight (PENDING), for the journey to resolve those it has no record
+    of (`IncentivePhase.resolve_unrecorded`)."""
+    return [
+        UnsettledPayment(
+            payment_id=p.payment_id,
+            kind=PaymentKind(p.kind),
+            number=p.number,
+            amount=p.amount,
+            partner_client_code=p.partner_client_code,
+            account_number=p.account_number,
+        )
+        for p in payments
+        if p.status == PaymentStatus.PENDING and p.partner_client_code and p.account_number
+    ]
 
 
 def _told_to_marketplaces(reason: str) -> str:

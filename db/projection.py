@@ -127,6 +127,14 @@ def show_survey_windows(beneficiary: Beneficiary, windows: list[SurveyWindow]) -
         beneficiary.status = JourneyStatus.INCENTIVES
 
 
+async def held_status(session: AsyncSession, registration_id: str) -> str | None:
+    """The beneficiary's status alone, its row locked for update as `locked` locks it, for a writer that needs the
+    lock (taken before the rows it writes, in the order a revocation takes them) and not the row."""
+    return await session.scalar(
+        select(Beneficiary.status).where(Beneficiary.registration_id == registration_id).with_for_update()
+    )
+
+
 async def locked(session: AsyncSession, registration_id: str) -> Beneficiary | None:
     """The beneficiary's row, read as it stands and locked for update (PostgreSQL; SQLite's write lock is the
     transaction's first write) until the transaction ends."""

@@ -193,9 +193,7 @@ async def _mark_completed(session: AsyncSession, cmd: Complete, registration_id:
     # The beneficiary's row first, then the purchase's, in the order a revocation takes them (it voids open purchases
     # under the beneficiary's lock): the other order deadlocks with it on PostgreSQL. (SQLite ignores it; its write
     # lock, taken by the UPDATE below, orders the two.)
-    await session.execute(
-        select(Beneficiary.registration_id).where(Beneficiary.registration_id == registration_id).with_for_update()
-    )
+    await projection.held_status(session, registration_id)
     await session.execute(
         update(Purchase)
         .where(Purchase.purchase_ref == cmd.purchase_ref, Purchase.status == PurchaseStatus.PURCHASED)

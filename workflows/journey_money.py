@@ -140,9 +140,10 @@ class IncentivePhase:
         await self._pay(terms, PaymentKind.SURVEY, window.survey_no, terms.survey_amount)
 
     async def _pay(self, terms: ProgrammeTerms, kind: PaymentKind, number: int, amount: int) -> None:
-        """One payment. The common path is one activity on the partner's queue (ledger row, attempt 1, the partner's
-        definitive success, PAID); any other answer goes to a `Disbursement` child workflow, whose id is the
-        ledger key (it can run only once) and which resumes from the ledger row and that answer."""
+        """One payment. The common path is one activity (ledger row, attempt 1, the partner's definitive success,
+        PAID), run in the journey's worker within the partner's budget, else on the partner's queue; any other
+        answer goes to a `Disbursement` child workflow, whose id is the ledger key (it can run only once) and which
+        resumes from the ledger row and that answer."""
         await workflow.wait_condition(lambda: self.account is not None)
         assert self.account is not None
         payment_id = payment_id_for(self.journey.input.registration_id, kind, number)
@@ -162,14 +163,15 @@ class IncentivePhase:
         if one_activity:
             self.paying += 1
             try:
-                await self._pay_once(payment_id, disburse, kind, number)
+                await self._pay_once(disburse)
             finally:
                 self.paying -= 1
             return
-        await self._pay_by_child(payment_id, disburse, kind, number, one_activity=False, revoked=False)
+        await self._pay_by_child(disburse, one_activity=False, revoked=False)
 
-    async def _pay_once(self, payment_id: str, disburse: DisburseInput, kind: PaymentKind, number: int) -> None:
+    async def _pay_once(self, disburse: DisburseInput) -> None:
         """The one-activity payment; any answer but a definitive one goes on in a `Disbursement` child."""
+        payment_id = disburse.payment_id
         first, revoked = await self._pay_in_one_activity(disburse)
         if first is not None and first.status in (PaymentStatus.PAID, PaymentStatus.CANCELLED):
             self.paid[payment_id] = first.status.value
@@ -177,19 +179,11 @@ class IncentivePhase:
             self.journey.stop_if_revoked()
             return
         disburse.first_answer = first.answer if first is not None else None
-        await self._pay_by_child(payment_id, disburse, kind, number, one_activity=True, revoked=revoked)
+        await self._pay_by_child(disburse, one_activity=True, revoked=revoked)
 
-    async def _pay_by_child(
-        self,
-        payment_id: str,
-        disburse: DisburseInput,
-        kind: PaymentKind,
-        number: int,
-        *,
-        one_activity: bool,
-        revoked: bool,
-    ) -> None:
-        handle = await self._start_payment_workflow(payment_id, disburse, kind, number, one_activity=one_activity)
+    async def _pay_by_child(self, disburse: DisburseInput, *, one_activity: bool, revoked: bool) -> None:
+        payment_id = disburse.payment_id
+        handle = await self._start_payment_workflow(disburse, one_activity=one_activity)
         if revoked:  # a revocation interrupted the one-activity payment: resolve what was sent, start nothing new
             handle.cancel()
             raise asyncio.CancelledError()
@@ -210,12 +204,12 @@ class IncentivePhase:
         self.journey.stop_if_revoked()  # a cancelled payment still returns its (PAID or CANCELLED) result
 
     async def _start_payment_workflow(
-        self, payment_id: str, disburse: DisburseInput, kind: PaymentKind, number: int, *, one_activity: bool
+        self, disburse: DisburseInput, *, one_activity: bool
     ) -> ChildWorkflowHandle[Any, DisburseResult]:
         handle = await workflow.start_child_workflow(
             Disbursement.run,
             disburse,
-            id=payment_workflow_id(payment_id),
+            id=payment_workflow_id(disburse.payment_id),
             # Closing the journey never cancels money: a payment in flight or on hold outlives it (support can
             # still retry it). Before the one-activity path, payments were cancelled with the journey.
             parent_close_policy=ParentClosePolicy.ABANDON if one_activity else ParentClosePolicy.REQUEST_CANCEL,
@@ -225,9 +219,9 @@ class IncentivePhase:
                 if one_activity
                 else ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED
             ),
-            static_summary=f"{kind.value.lower()} {number} of {self.journey.input.registration_id}",
+            static_summary=f"{disburse.kind.value.lower()} {disburse.number} of {disburse.registration_id}",
         )
-        self.payments[payment_id] = handle
+        self.payments[disburse.payment_id] = handle
         return handle
 
     async def resolve_unrecorded(self, unsettled: list[UnsettledPayment], time_scale: float) -> None:
@@ -250,9 +244,7 @@ class IncentivePhase:
                 stop=True,
             )
             try:
-                await self._start_payment_workflow(
-                    payment.payment_id, disburse, payment.kind, payment.number, one_activity=True
-                )
+                await self._start_payment_workflow(disburse, one_activity=True)
             except WorkflowAlreadyStartedError:  # one runs already (started by hand, or before a reset): it resolves it
                 workflow.logger.warning("payment %s: its workflow runs already", payment.payment_id)
 
